@@ -113,3 +113,13 @@ CH01_SEED_BLUE_TOP = (
     " Blue should fill the bottom half (rows 16-31); row 0 is the top of the image."
 )
 CH01_SEED_MISSING_RED = " Red should be 1 everywhere, including where green and blue are."
+
+# --- chapter 2: kernels and cross-correlation -----------------------------------------
+
+# --- chapter 3: edge detection --------------------------------------------------------
+
+# --- chapter 4: learning a kernel -----------------------------------------------------
+
+# --- chapter 5: pooling ---------------------------------------------------------------
+
+# --- chapter 6: loading CIFAR-10 ------------------------------------------------------

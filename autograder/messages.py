@@ -64,7 +64,6 @@ FORBIDDEN_CALL = (
     "{function} is not allowed in this exercise: the point is to compute it yourself"
     " with basic tensor operations."
 )
-STUDENT_RAISED = "{name} raised {error}: {detail}"
 NOT_IMPLEMENTED = (
     "{name} is not implemented yet: replace `raise NotImplementedError()` with your code."
 )

@@ -171,9 +171,7 @@ def test_does_forbid_block_the_function_and_its_aliases():
 
     notebook: dict = {}  # a student's notebook namespace with its own alias of conv2d
     exec(
-        "from torch.nn.functional import conv2d as c2\n"
-        "def student(x, k):\n"
-        "    return c2(x, k)\n",
+        "from torch.nn.functional import conv2d as c2\ndef student(x, k):\n    return c2(x, k)\n",
         notebook,
     )
     student = notebook["student"]

@@ -18,7 +18,8 @@ CHAPTERS = [
 
 c.CourseDirectory.course_id = "cnn-foundations"
 c.CourseDirectory.source_directory = "notebooks"
-c.CourseDirectory.db_url = "sqlite:///gradebook.db"
+# The gradebook defaults to sqlite:///<root>/gradebook.db; `python -m autograder grade --db URL`
+# (or c.CourseDirectory.db_url here) points it at PostgreSQL instead.
 
 # Per-cell time limit while autograding. The slowest cell in the course (the CIFAR-10 loader
 # benchmark) takes a few seconds on a 2-core CPU; 120 s leaves room for slow machines while

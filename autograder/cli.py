@@ -47,6 +47,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grade(args: argparse.Namespace) -> int:
+    from autograder.grade import GradingError, Options, grade, summary
+
+    opts = Options(
+        workers=args.workers,
+        scheduler=args.scheduler,
+        db_url=args.db,
+        cell_timeout=args.cell_timeout,
+        notebook_timeout=args.notebook_timeout,
+        memory_mb=args.memory_mb,
+        warm=not args.cold,
+        force=args.force,
+    )
+    root = Path(args.root)
+    try:
+        results = grade(root, args.assignment, opts)
+    except GradingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(summary(root, args.assignment, results, opts))
+    return 1 if any(not r.success for r in results) else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from autograder.report import report
+
+    out = Path(args.out or Path(args.root) / "reports" / args.assignment)
+    csv_path, html_path = report(Path(args.root), args.assignment, out, args.db)
+    print(f"grades: {csv_path}\nitem analysis: {html_path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -60,6 +92,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", help="keep the throwaway course directory here for inspection")
     p.add_argument("--jobs", type=int, help="nbgrader processes in parallel (default: CPU cores)")
     p.set_defaults(run=cmd_selfcheck)
+
+    p = verbs.add_parser("grade", help="autograde every submission, in parallel and resumably")
+    p.add_argument("assignment")
+    p.add_argument("--root", default=".", help="the course directory (default: here)")
+    p.add_argument("--workers", type=int, default=0, help="local workers (default: CPU cores)")
+    p.add_argument("--scheduler", help="a Dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--db", help="gradebook URL, e.g. postgresql://user@host/gradebook")
+    p.add_argument("--cell-timeout", type=int, help="seconds per cell (default: nbgrader_config)")
+    p.add_argument("--notebook-timeout", type=int, default=900, help="seconds per notebook")
+    p.add_argument("--memory-mb", type=int, default=4096, help="memory limit per kernel")
+    p.add_argument("--cold", action="store_true", help="fresh kernels, as nbgrader starts them")
+    p.add_argument("--force", action="store_true", help="regrade submissions graded before")
+    p.set_defaults(run=cmd_grade)
+
+    p = verbs.add_parser("report", help="grades CSV and an item-analysis HTML page")
+    p.add_argument("assignment")
+    p.add_argument("--root", default=".", help="the course directory (default: here)")
+    p.add_argument("--db", help="gradebook URL (default: the course's SQLite gradebook)")
+    p.add_argument("--out", help="output folder (default: reports/<assignment>)")
+    p.set_defaults(run=cmd_report)
 
     p = verbs.add_parser("demo", help="release, autograde three example students, print grades")
     p.add_argument("chapters", nargs="*", help="chapters (default: every chapter with a notebook)")

@@ -14,9 +14,22 @@ from autograder import messages as M
 
 GOLDEN = Path(__file__).parent / "golden" / "messages.json"
 ALLOWED_FIELDS = {
-    "name", "expected", "actual", "axis", "delta", "count", "total", "index", "max_diff",
-    "tol", "function", "error", "detail",
-}  # fmt: skip
+    "name",
+    "expected",
+    "actual",
+    "axis",
+    "delta",
+    "count",
+    "total",
+    "index",
+    "max_diff",
+    "tol",
+    "function",
+    "error",
+    "detail",
+    "limit",
+    "seconds",
+}
 
 
 def all_messages() -> dict[str, str]:

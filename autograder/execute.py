@@ -1,0 +1,76 @@
+"""nbgrader's Execute preprocessor, made to survive a dead kernel and to stop at a deadline.
+
+Plain nbgrader loses the whole notebook when its kernel dies (``os._exit``, a segfault, the
+memory limit): the submission gets no grades at all. Here the cells that ran keep their results;
+the cell that was running and every later code cell get an error output saying why, so nbgrader's
+own SaveAutoGrades gives them zero. A notebook-wide time limit kills the kernel the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+from nbclient.exceptions import DeadKernelError
+from nbformat.notebooknode import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import Integer
+
+from autograder import messages as M
+
+MEMORY_KILLED = 137  # the warm-kernel launcher's exit status when it enforced the memory limit
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(
+        output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]
+    )
+
+
+class ResilientExecute(Execute):
+    """Execute that turns a dead kernel into zero for the cells it did not reach."""
+
+    notebook_timeout = Integer(
+        900, help="Seconds one notebook may run in all before its kernel is killed."
+    ).tag(config=True)
+    memory_limit_mb = Integer(
+        0, help="The kernel's memory limit, for the message (the launcher enforces it)."
+    ).tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._dead_reason: str | None = None
+        self._timed_out = False
+        timer = threading.Timer(self.notebook_timeout, self._kill_for_time)
+        timer.daemon = True
+        timer.start()
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            timer.cancel()
+
+    def _kill_for_time(self) -> None:
+        self._timed_out = True
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)
+
+    def _why_dead(self) -> str:
+        if self._timed_out:
+            return M.KERNEL_NOTEBOOK_TIMEOUT.format(seconds=self.notebook_timeout)
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if process is not None and process.poll() == MEMORY_KILLED:
+            return M.KERNEL_MEMORY.format(limit=self.memory_limit_mb)
+        return M.KERNEL_DIED
+
+    def preprocess_cell(self, cell, resources, index):
+        if self._dead_reason is not None:
+            if cell.cell_type == "code":
+                cell.outputs = [_error("KernelDied", M.KERNEL_NOT_RUN)]
+            return cell, self.resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self._dead_reason = self._why_dead()
+            cell.outputs.append(_error("KernelDied", self._dead_reason))
+            return cell, self.resources

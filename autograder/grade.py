@@ -1,0 +1,268 @@
+"""Grade a whole class: every submission of an assignment, in parallel, resumably.
+
+Each submission is graded by nbgrader itself (``NbGraderAPI.autograde``: the same sanitising,
+cell restoring, execution and SaveAutoGrades as ``nbgrader autograde``), so results land in
+the nbgrader gradebook and ``nbgrader export``, ``generate_feedback`` and the formgrader work
+unchanged. What differs is around it:
+
+* kernels come warm: forked from a zygote that has imported torch (see zygote.py);
+* a dead kernel costs only the cells it did not reach (see execute.py), with per-cell and
+  per-notebook time limits and a memory limit;
+* submissions run in parallel on Dask workers: a local cluster by default, or an existing
+  scheduler (``--scheduler tcp://host:8786``);
+* a submission counts as done when its marker file records the fingerprint of what was graded,
+  so a run that was killed resumes where it stopped, and a re-run grades only what changed.
+  nbgrader's gradebook updates rows in place, so grading twice never duplicates records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+MARKER = ".autograder-done.json"
+
+
+@dataclass(frozen=True)
+class Options:
+    workers: int = 0  # 0: one per CPU core
+    scheduler: str | None = None
+    db_url: str | None = None
+    cell_timeout: int | None = None  # None: nbgrader_config.py's Execute.timeout
+    notebook_timeout: int = 900
+    memory_mb: int = 4096
+    warm: bool = True
+    force: bool = False
+
+
+@dataclass
+class Result:
+    student: str
+    success: bool
+    seconds: float
+    error: str = ""
+    worker: str = ""  # host:pid of the process that graded it
+
+
+# --- what is there to grade ---------------------------------------------------------------
+
+
+def submissions(root: Path, assignment: str) -> list[str]:
+    """Students with a submission folder for this assignment, sorted."""
+    folder = root / "submitted"
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / assignment).is_dir())
+
+
+def fingerprint(root: Path, assignment: str, student: str) -> str:
+    """A hash of every file the student submitted for the assignment."""
+    base = root / "submitted" / student / assignment
+    digest = hashlib.sha256()
+    for path in sorted(p for p in base.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(base)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def marker_path(root: Path, assignment: str, student: str) -> Path:
+    return root / "autograded" / student / assignment / MARKER
+
+
+def is_done(root: Path, assignment: str, student: str) -> bool:
+    path = marker_path(root, assignment, student)
+    try:
+        return json.loads(path.read_text())["fingerprint"] == fingerprint(root, assignment, student)
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def db_url_for(root: Path, opts: Options) -> str:
+    return opts.db_url or f"sqlite:///{(root / 'gradebook.db').resolve()}"
+
+
+# --- grading one submission (runs in a worker process) ---------------------------------------
+
+_WARM = None
+_APIS: dict = {}
+
+
+def _nbgrader_config(root: Path, opts: Options):
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from autograder.execute import ResilientExecute
+    from autograder.warm import KERNEL_NAME
+
+    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    cfg.CourseDirectory.root = str(root)
+    cfg.CourseDirectory.db_url = db_url_for(root, opts)
+    if opts.cell_timeout:
+        cfg.Execute.timeout = opts.cell_timeout
+    cfg.ResilientExecute.notebook_timeout = opts.notebook_timeout
+    cfg.ResilientExecute.memory_limit_mb = opts.memory_mb
+    default = Autograde.class_traits()["autograde_preprocessors"].default()
+    cfg.Autograde.autograde_preprocessors = [
+        ResilientExecute if p is Execute else p for p in default
+    ]
+    if opts.warm:
+        cfg.Execute.kernel_name = KERNEL_NAME
+    return cfg
+
+
+def _api(root: Path, opts: Options):
+    global _WARM
+    from nbgrader.apps import NbGraderAPI
+
+    from autograder.nbgrader_tools import nbgrader_env
+    from autograder.warm import WarmKernels
+
+    os.environ.update({k: v for k, v in nbgrader_env().items() if k == "PATH"})
+    if opts.warm and _WARM is None:
+        _WARM = WarmKernels(memory_mb=opts.memory_mb).start()
+    key = (str(root), opts)
+    if key not in _APIS:
+        _APIS[key] = NbGraderAPI(config=_nbgrader_config(root, opts))
+    return _APIS[key]
+
+
+def grade_one(root: Path, assignment: str, student: str, opts: Options) -> Result:
+    """Autograde one submission with nbgrader and mark it done; never raises."""
+    start = time.perf_counter()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        api = _api(root, opts)
+        for attempt in range(3):
+            outcome = api.autograde(assignment, student, force=True, create=True)
+            text = f"{outcome.get('error', '')}{outcome.get('log', '')}"
+            if outcome["success"] or "database is locked" not in text:
+                break
+            time.sleep(1 + attempt)  # another worker holds the SQLite write lock
+    except Exception as error:  # one bad submission must not stop the batch
+        return Result(student, False, time.perf_counter() - start, repr(error), worker)
+    seconds = time.perf_counter() - start
+    if not outcome["success"]:
+        return Result(
+            student, False, seconds, outcome.get("error") or outcome.get("log", ""), worker
+        )
+    path = marker_path(root, assignment, student)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(
+        json.dumps(
+            {
+                "fingerprint": fingerprint(root, assignment, student),
+                "seconds": seconds,
+                "options": asdict(opts),
+            }
+        )
+    )
+    os.replace(tmp, path)  # atomic: a kill leaves either no marker or a complete one
+    return Result(student, True, seconds, worker=worker)
+
+
+# --- grading a class (the driver) ----------------------------------------------------------
+
+
+class GradingError(RuntimeError):
+    """The batch cannot start; the message says how to fix it."""
+
+
+def _check_gradebook(root: Path, assignment: str, opts: Options) -> None:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    try:
+        with Gradebook(db_url_for(root, opts)) as gb:
+            gb.find_assignment(assignment)
+    except MissingEntry:
+        raise GradingError(
+            f"{assignment} is not in the gradebook {db_url_for(root, opts)}: run"
+            f" `nbgrader generate_assignment {assignment}` (or `python -m autograder release"
+            f" {assignment}`) with the same database first."
+        ) from None
+
+
+def _client(opts: Options):
+    from dask.distributed import Client, LocalCluster
+
+    if opts.scheduler:
+        return Client(opts.scheduler, timeout="30s"), None
+    workers = opts.workers or os.cpu_count() or 1
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        memory_limit=0,  # kernels run in their own processes under their own limit
+        dashboard_address=None,
+        silence_logs=40,
+    )
+    return Client(cluster), cluster
+
+
+def grade(root: Path, assignment: str, opts: Options = Options(), progress: bool = True):
+    """Grade every submission of ``assignment`` under ``root/submitted``; return the results.
+
+    Submissions graded before (same fingerprint) are skipped unless ``opts.force``.
+    """
+    from dask.distributed import as_completed
+    from tqdm import tqdm
+
+    root = root.resolve()
+    _check_gradebook(root, assignment, opts)
+    students = submissions(root, assignment)
+    todo = [s for s in students if opts.force or not is_done(root, assignment, s)]
+    results: list[Result] = [
+        Result(s, True, 0.0, "skipped: already graded") for s in students if s not in todo
+    ]
+    if not todo:
+        return results
+    client, cluster = _client(opts)
+    try:
+        futures = [
+            client.submit(
+                grade_one, root, assignment, s, opts, key=f"grade-{assignment}-{s}-{i}", pure=False
+            )
+            for i, s in enumerate(todo)
+        ]
+        with tqdm(
+            total=len(todo), unit="notebook", desc=f"grading {assignment}", disable=not progress
+        ) as bar:
+            for future in as_completed(futures):
+                result = future.result()
+                results.append(result)
+                bar.set_postfix_str(f"{result.student} {'ok' if result.success else 'FAILED'}")
+                bar.update(1)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return sorted(results, key=lambda r: r.student)
+
+
+def summary(root: Path, assignment: str, results: list[Result], opts: Options = Options()) -> str:
+    """A table: student, score/max from the gradebook, seconds, status."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    lines = [f"{'student':<24} {'score':>10} {'seconds':>8}  status"]
+    with Gradebook(db_url_for(root.resolve(), opts)) as gb:
+        for r in results:
+            try:
+                sub = gb.find_submission(assignment, r.student)
+                score = f"{sub.score:g}/{sub.max_score:g}"
+            except MissingEntry:
+                score = "-"
+            status = "ok" if r.success else "FAILED: " + r.error.strip().splitlines()[-1][:80]
+            if r.error.startswith("skipped"):
+                status = r.error
+            lines.append(f"{r.student:<24} {score:>10} {r.seconds:>8.2f}  {status}")
+    graded = [r for r in results if r.success and not r.error]
+    failed = [r for r in results if not r.success]
+    lines.append(
+        f"{len(graded)} graded, {len(results) - len(graded) - len(failed)} skipped, "
+        f"{len(failed)} failed"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,207 @@
+"""Does the class grader agree with nbgrader, survive dead kernels and limits, and resume?
+
+These tests grade a tiny assignment (tests/fixtures/course) so that each notebook takes well
+under a second once the warm kernel is up.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import course, fixtures
+from autograder import messages as M
+from autograder.grade import Options, grade, is_done, marker_path, submissions
+from autograder.nbgrader_tools import nbgrader_env, run_nbgrader
+
+TINY = Path(__file__).parent / "fixtures" / "course" / "notebooks" / "tiny"
+WRONG = {
+    "partly": {"square": "def square(x):\n    return x + x"},
+    "erroring": {"add": "def add(a, b):\n    return a +"},
+    "dead": {"square": "import os\nos._exit(3)"},
+    "hog": {"square": "hog = bytearray(900 * 2**20)\ndef square(x):\n    return x * x"},
+    "slow": {"square": "import time\ntime.sleep(120)"},
+}
+
+
+def make_course(root: Path) -> Path:
+    root.mkdir(parents=True)
+    shutil.copy2(course.NBGRADER_CONFIG, root / "nbgrader_config.py")
+    shutil.copytree(TINY, root / "notebooks" / "tiny")
+    run_nbgrader("generate_assignment", "tiny", "--force", cwd=root)
+    return root
+
+
+def submit(root: Path, student: str, kind: str) -> None:
+    release = nbformat.read(root / "release" / "tiny" / "tiny.ipynb", as_version=4)
+    source = nbformat.read(TINY / "tiny.ipynb", as_version=4)
+    nb = release if kind == "blank" else fixtures.solved(release, source)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in WRONG.get(kind, {}):
+            cell.source = WRONG[kind][grade_id]
+    folder = root / "submitted" / student / "tiny"
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / "tiny.ipynb")
+
+
+def cell_scores(root: Path) -> dict[tuple[str, str], float]:
+    """(student, test cell) -> score, read through nbgrader's own Gradebook API."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        return {
+            (sub.student.id, grade.name): grade.score
+            for sub in gb.assignment_submissions("tiny")
+            for nb in sub.notebooks
+            for grade in nb.grades
+        }
+
+
+def cell_errors(root: Path, student: str) -> str:
+    nb = nbformat.read(root / "autograded" / student / "tiny" / "tiny.ipynb", as_version=4)
+    return "\n".join(
+        o.get("evalue", "")
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if o.output_type == "error"
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    """A released tiny course; tests copy it."""
+    return make_course(tmp_path_factory.mktemp("tiny") / "course")
+
+
+def copy_of(tiny: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "course"
+    shutil.copytree(tiny, root)
+    return root
+
+
+@pytest.mark.slow
+def test_are_scores_identical_to_plain_nbgrader(tiny, tmp_path):
+    """A mixed set: correct, partly wrong, blank, erroring."""
+    plain, fast = copy_of(tiny, tmp_path / "a"), copy_of(tiny, tmp_path / "b")
+    for root in (plain, fast):
+        for kind in ("correct", "partly", "blank", "erroring"):
+            submit(root, kind, kind)
+    run_nbgrader("autograde", "tiny", "--force", cwd=plain)
+    results = grade(fast, "tiny", Options(workers=2), progress=False)
+    assert all(r.success for r in results)
+    expected = cell_scores(plain)
+    assert len(expected) == 4 * 4
+    assert cell_scores(fast) == expected
+    totals = {
+        s: sum(v for (st, _), v in expected.items() if st == s) for s in submissions(plain, "tiny")
+    }
+    assert totals == {"blank": 0, "correct": 5, "erroring": 2, "partly": 3}
+
+
+@pytest.mark.slow
+def test_does_a_dead_kernel_cost_only_the_cells_it_did_not_reach(tiny, tmp_path):
+    root = copy_of(tiny, tmp_path)
+    submit(root, "dead", "dead")
+    submit(root, "correct", "correct")
+    results = grade(root, "tiny", Options(workers=1), progress=False)
+    assert all(r.success for r in results)
+    scores = cell_scores(root)
+    assert scores[("dead", "test_add")] == 1 and scores[("dead", "test_add_hidden")] == 2
+    assert scores[("dead", "test_square")] == 0 and scores[("dead", "test_square_hidden")] == 0
+    assert sum(v for (s, _), v in scores.items() if s == "correct") == 5
+    errors = cell_errors(root, "dead")
+    assert M.KERNEL_DIED in errors and M.KERNEL_NOT_RUN in errors
+
+
+@pytest.mark.slow
+def test_are_the_memory_and_notebook_time_limits_enforced(tiny, tmp_path):
+    root = copy_of(tiny, tmp_path)
+    submit(root, "hog", "hog")
+    submit(root, "slow", "slow")
+    opts = Options(workers=1, memory_mb=300, notebook_timeout=10)
+    start = time.monotonic()
+    results = grade(root, "tiny", opts, progress=False)
+    assert time.monotonic() - start < 90
+    assert all(r.success for r in results)
+    scores = cell_scores(root)
+    for student in ("hog", "slow"):
+        assert scores[(student, "test_add")] == 1 and scores[(student, "test_square")] == 0
+    assert M.KERNEL_MEMORY.format(limit=300) in cell_errors(root, "hog")
+    assert M.KERNEL_NOTEBOOK_TIMEOUT.format(seconds=10) in cell_errors(root, "slow")
+
+
+@pytest.mark.slow
+def test_does_a_killed_run_resume_to_the_same_gradebook_without_duplicates(tiny, tmp_path):
+    students = [f"s{i:02d}" for i in range(8)]
+    kinds = ["correct", "partly", "blank", "erroring"]
+    reference, killed = copy_of(tiny, tmp_path / "ref"), copy_of(tiny, tmp_path / "killed")
+    for root in (reference, killed):
+        for i, student in enumerate(students):
+            submit(root, student, kinds[i % len(kinds)])
+    grade(reference, "tiny", Options(workers=1), progress=False)
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        "tiny",
+        "--root",
+        str(killed),
+        "--workers",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        cmd, env=nbgrader_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 180
+    while sum(is_done(killed, "tiny", s) for s in students) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = sum(is_done(killed, "tiny", s) for s in students)
+    assert 2 <= done_before < len(students), "kill the grader mid-batch"
+
+    results = grade(killed, "tiny", Options(workers=1), progress=False)
+    skipped = [r for r in results if r.error.startswith("skipped")]
+    assert len(skipped) >= done_before
+    assert all(marker_path(killed, "tiny", s).exists() for s in students)
+    assert cell_scores(killed) == cell_scores(reference)
+    db = sqlite3.connect(killed / "gradebook.db")
+    assert db.execute("SELECT COUNT(*) FROM grade").fetchone()[0] == len(students) * 4
+    assert db.execute("SELECT COUNT(*) FROM submitted_assignment").fetchone()[0] == len(students)
+    db.close()
+
+
+def test_is_a_changed_submission_graded_again(tiny, tmp_path):
+    root = copy_of(tiny, tmp_path)
+    submit(root, "s", "correct")
+    path = marker_path(root, "tiny", "s")
+    path.parent.mkdir(parents=True)
+    from autograder.grade import fingerprint
+
+    path.write_text(json.dumps({"fingerprint": fingerprint(root, "tiny", "s")}))
+    assert is_done(root, "tiny", "s")
+    nb_path = root / "submitted" / "s" / "tiny" / "tiny.ipynb"
+    nb_path.write_text(nb_path.read_text().replace("return a + b", "return a - b"))
+    assert not is_done(root, "tiny", "s")
+
+
+def test_does_grading_an_unreleased_assignment_say_what_to_run(tmp_path):
+    from autograder.grade import GradingError
+
+    root = tmp_path / "course"
+    root.mkdir()
+    shutil.copy2(course.NBGRADER_CONFIG, root / "nbgrader_config.py")
+    with pytest.raises(GradingError, match="generate_assignment tiny"):
+        grade(root, "tiny", Options(workers=1), progress=False)

@@ -28,7 +28,7 @@ test: setup lint
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check autograder tests nbgrader_config.py
+	$(BIN)/ruff format --check autograder tests benchmarks nbgrader_config.py
 
 ## lab: open the course in JupyterLab (student versions are in exercises/ after `make release`)
 lab: setup

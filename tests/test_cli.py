@@ -16,10 +16,16 @@ def test_does_every_verb_have_help(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     out = capsys.readouterr().out
-    for verb in ("release", "selfcheck", "demo"):
+    for verb in ("release", "selfcheck", "demo", "grade", "report"):
         assert verb in out
 
 
 def test_is_a_verb_required():
     with pytest.raises(SystemExit):
         cli.main([])
+
+
+def test_does_grade_refuse_an_unreleased_assignment_with_advice(tmp_path, capsys):
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
+    assert cli.main(["grade", "ch01_pixels", "--root", str(tmp_path)]) == 2
+    assert "generate_assignment ch01_pixels" in capsys.readouterr().err

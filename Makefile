@@ -5,7 +5,6 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # nbgrader shells out to alembic: the environment's bin/ must come first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
-export MPLBACKEND ?= Agg
 
 .PHONY: setup demo test lint lab release selfcheck clean
 

@@ -19,9 +19,9 @@ def nbgrader_env() -> dict[str, str]:
     env = dict(os.environ)
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    # Kernels inherit this: keep their matplotlib headless and their output deterministic.
-    env.setdefault("MPLBACKEND", "Agg")
-    env.setdefault("PYTHONHASHSEED", "0")
+    # Kernels inherit this environment; leave matplotlib to ipykernel's inline backend so that
+    # feedback shows the figures a student saw.
+    env.pop("MPLBACKEND", None)
     return env
 
 

@@ -95,3 +95,35 @@ def test_does_every_exercise_have_three_mutants_and_an_alternative(chapter):
 def test_does_the_notebook_find_data_through_the_course_package(chapter):
     text = "\n".join(c.source for c in nb_of(chapter).cells)
     assert not re.search(r"['\"]\.\./", text), "relative paths break in release/ and autograded/"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_does_the_notebook_run_cleanly_with_its_figures(chapter, tmp_path):
+    """Every cell of the source (teaching cells too) runs without error and figures render.
+
+    The self-check grades test cells only; a failing assertion in a teaching cell (a number the
+    text states) would go unnoticed there.
+    """
+    import nbclient
+
+    from autograder.nbgrader_tools import nbgrader_env
+
+    nb = nb_of(chapter)
+    client = nbclient.NotebookClient(
+        nb, timeout=300, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in nbgrader_env().items():
+            mp.setenv(key, value)
+        mp.delenv("MPLBACKEND", raising=False)
+        client.execute()
+    errors = [
+        f"cell {i}: {o.ename}: {o.evalue[:300]}"
+        for i, c in enumerate(nb.cells)
+        for o in c.get("outputs", [])
+        if o.output_type == "error"
+    ]
+    assert errors == []
+    images = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    assert images >= 2, f"only {images} figure(s) rendered"

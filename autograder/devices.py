@@ -121,6 +121,31 @@ def to_meta(value: Any) -> Any:
     return value
 
 
+#: Calls that legitimately take tensors on two devices (they move or copy data).
+_MOVES = {"to", "copy_", "__setitem__", "_has_compatible_shallow_copy_type", "set_", "__set__"}
+
+
+class SameDevice(torch.overrides.TorchFunctionMode):
+    """Fail any torch call whose tensor arguments live on two devices.
+
+    On the meta device some kernels (conv2d among them) do not check devices themselves, so a
+    CPU weight meeting a meta input would pass unnoticed; on a GPU the same call fails.
+    Zero-dimensional tensors are exempt, as PyTorch lets CPU scalars meet any device.
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "a call")
+        if name in _MOVES or name.startswith("new_") or name.endswith("_as"):
+            return func(*args, **kwargs)
+        flat = [*args, *kwargs.values()]
+        flat += [t for a in flat if isinstance(a, (list, tuple)) for t in a]
+        found = {str(t.device) for t in flat if isinstance(t, torch.Tensor) and t.dim() > 0}
+        if len(found) > 1:
+            raise RuntimeError(f"{name} got tensors on two devices: {sorted(found)}")
+        return func(*args, **kwargs)
+
+
 def meta_probe(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> torch.device | str | None:
     """Run ``fn`` on meta-device copies of its arguments and report what that reveals.
 
@@ -130,7 +155,7 @@ def meta_probe(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> torch.devic
     not a bug, so the caller ignores it.
     """
     try:
-        with torch.no_grad():
+        with torch.no_grad(), SameDevice():
             out = fn(*to_meta(args), **to_meta(kwargs))
     except Exception as error:
         text = str(error)

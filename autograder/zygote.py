@@ -26,6 +26,8 @@ import time
 PRELOAD = (
     "numpy",
     "torch",
+    "torch.optim",
+    "torch._dynamo",  # the first optimizer.step() imports it: seconds per notebook otherwise
     "torchvision",
     "matplotlib",
     "matplotlib.pyplot",

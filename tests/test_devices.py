@@ -71,3 +71,13 @@ def test_does_the_meta_probe_classify_outcomes():
     assert devices.meta_probe(lambda x: x.sum().item(), torch.zeros(2)) is None
     mixed = devices.meta_probe(lambda x: x * torch.ones(2), torch.zeros(2))
     assert isinstance(mixed, str) and "device" in mixed
+
+
+def test_does_the_meta_probe_catch_a_cpu_weight_that_conv2d_lets_through_on_meta():
+    import torch.nn.functional as F
+
+    weight = torch.ones(1, 1, 2, 2)
+    found = devices.meta_probe(lambda x: F.conv2d(x, weight), torch.zeros(1, 1, 4, 4))
+    assert isinstance(found, str) and "two devices" in found
+    ok = devices.meta_probe(lambda x: F.conv2d(x, weight.to(x)), torch.zeros(1, 1, 4, 4))
+    assert ok == torch.device("meta")

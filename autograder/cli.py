@@ -29,7 +29,7 @@ def cmd_selfcheck(args: argparse.Namespace) -> int:
     from autograder.selfcheck import selfcheck
 
     workdir = Path(args.workdir) if args.workdir else None
-    reports = selfcheck(_chapters(args.chapters), workdir, args.jobs)
+    reports = selfcheck(_chapters(args.chapters), workdir, args.jobs, args.plain)
     for report in reports:
         print(report.table())
     failed = [r.chapter for r in reports if not r.ok]
@@ -90,7 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("selfcheck", help="prove solutions score full, blanks zero, mutants lose")
     p.add_argument("chapters", nargs="*", help="chapters (default: every chapter with a notebook)")
     p.add_argument("--workdir", help="keep the throwaway course directory here for inspection")
-    p.add_argument("--jobs", type=int, help="nbgrader processes in parallel (default: CPU cores)")
+    p.add_argument("--jobs", type=int, help="graders in parallel (default: CPU cores)")
+    p.add_argument(
+        "--plain", action="store_true", help="grade with the `nbgrader autograde` command"
+    )
     p.set_defaults(run=cmd_selfcheck)
 
     p = verbs.add_parser("grade", help="autograde every submission, in parallel and resumably")

@@ -193,6 +193,8 @@ def _client(opts: Options):
         return Client(opts.scheduler, timeout="30s"), None
     workers = opts.workers or os.cpu_count() or 1
     cluster = LocalCluster(
+        host="127.0.0.1",  # the local cluster listens on loopback only
+        scheduler_port=0,
         n_workers=workers,
         threads_per_worker=1,
         processes=True,

@@ -100,7 +100,7 @@ def _student_id(kind: str, name: str) -> str:
     return f"{kind}-{re.sub(r'[^A-Za-z0-9]+', '-', name)}"
 
 
-def check_chapter(chapter: str, workdir: Path, jobs: int = 1) -> ChapterReport:
+def check_chapter(chapter: str, workdir: Path, jobs: int = 1, plain: bool = False) -> ChapterReport:
     """Run (a)-(e) for one chapter in ``workdir`` (a fresh course directory)."""
     report = ChapterReport(chapter)
     src_path = course.source_notebook(chapter)
@@ -147,30 +147,46 @@ def check_chapter(chapter: str, workdir: Path, jobs: int = 1) -> ChapterReport:
     if bad_fixtures:
         report.add("fixtures apply", False, "; ".join(bad_fixtures))
 
-    # Shard the students over course-directory copies (each with its own gradebook, made by
-    # the same generate_assignment) and autograde the shards in parallel.
-    shards = [root] + [root.with_name(f"{root.name}-shard{i}") for i in range(1, jobs)]
-    for shard in shards[1:]:
-        if shard.exists():
-            shutil.rmtree(shard)
-        shutil.copytree(root, shard)
-    home: dict[str, Path] = {}
-    for i, (student, nb) in enumerate(notebooks.items()):
-        home[student] = shards[i % len(shards)]
-        submit(home[student], chapter, student, nb)
-    for shard, proc in zip(shards, autograde_in_parallel(shards, chapter)):
-        if proc.returncode == 0:
-            continue
-        # A kernel that failed to start on a busy machine fails only that student: grade the
-        # students nbgrader reports as failed once more, alone, before calling it a failure.
-        failed = FAILED_STUDENT.findall(proc.stdout + proc.stderr)
-        retried = [
-            run_nbgrader("autograde", chapter, "--student", s, "--force", cwd=shard, check=False)
-            for s in failed
-        ]
-        if not failed or any(r.returncode != 0 for r in retried):
-            tail = (retried[-1].stderr if retried else proc.stderr)[-600:]
-            report.add("autograde runs", False, f"{shard.name}: exit {proc.returncode}: {tail}")
+    if plain:
+        # Shard the students over course-directory copies (each with its own gradebook, made by
+        # the same generate_assignment) and autograde the shards in parallel.
+        shards = [root] + [root.with_name(f"{root.name}-shard{i}") for i in range(1, jobs)]
+        for shard in shards[1:]:
+            if shard.exists():
+                shutil.rmtree(shard)
+            shutil.copytree(root, shard)
+        home: dict[str, Path] = {}
+        for i, (student, nb) in enumerate(notebooks.items()):
+            home[student] = shards[i % len(shards)]
+            submit(home[student], chapter, student, nb)
+        for shard, proc in zip(shards, autograde_in_parallel(shards, chapter)):
+            if proc.returncode == 0:
+                continue
+            # A kernel that failed to start on a busy machine fails only that student: grade the
+            # students nbgrader reports as failed once more, alone, before calling it a failure.
+            failed = FAILED_STUDENT.findall(proc.stdout + proc.stderr)
+            retried = [
+                run_nbgrader(
+                    "autograde", chapter, "--student", s, "--force", cwd=shard, check=False
+                )
+                for s in failed
+            ]
+            if not failed or any(r.returncode != 0 for r in retried):
+                tail = (retried[-1].stderr if retried else proc.stderr)[-600:]
+                report.add("autograde runs", False, f"{shard.name}: exit {proc.returncode}: {tail}")
+                return report
+    else:
+        # The project's grader: nbgrader's own Autograde per submission, warm kernels, parallel
+        # (tests/test_grade.py proves it scores exactly as `nbgrader autograde` does).
+        from autograder.grade import Options, grade
+
+        home = dict.fromkeys(notebooks, root)
+        for student, nb in notebooks.items():
+            submit(root, chapter, student, nb)
+        results = grade(root, chapter, Options(workers=jobs, force=True), progress=False)
+        broken = [f"{r.student}: {r.error.strip()[-300:]}" for r in results if not r.success]
+        if broken:
+            report.add("autograde runs", False, "; ".join(broken))
             return report
 
     def grades_of(student: str) -> dict:
@@ -235,14 +251,19 @@ def _judge_mutant(fx: fixtures.Fixture, results: dict) -> tuple[bool, str]:
 
 
 def selfcheck(
-    chapters: list[str], workdir: Path | None = None, jobs: int | None = None
+    chapters: list[str],
+    workdir: Path | None = None,
+    jobs: int | None = None,
+    plain: bool = False,
 ) -> list[ChapterReport]:
     """Check every chapter; a temporary directory is used unless ``workdir`` is given.
 
-    ``jobs`` nbgrader processes grade in parallel (default: one per CPU core).
+    ``jobs`` workers grade in parallel (default: one per CPU core). By default the project's
+    grader does the grading (nbgrader's pipeline with warm kernels); ``plain`` uses the
+    ``nbgrader autograde`` command itself, one kernel start per notebook.
     """
     jobs = max(1, jobs or os.cpu_count() or 1)
     if workdir is not None:
-        return [check_chapter(ch, workdir, jobs) for ch in chapters]
+        return [check_chapter(ch, workdir, jobs, plain) for ch in chapters]
     with tempfile.TemporaryDirectory(prefix="cnn-selfcheck-") as tmp:
-        return [check_chapter(ch, Path(tmp), jobs) for ch in chapters]
+        return [check_chapter(ch, Path(tmp), jobs, plain) for ch in chapters]

@@ -16,7 +16,8 @@ import socket
 import sys
 import time
 
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.1
+MEMORY_EVERY = 5  # polls between memory readings (smaps_rollup is not free)
 
 
 def private_mb(pid: int) -> float:
@@ -81,10 +82,16 @@ def main(argv: list[str]) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, forward)
+    parent = os.getppid()
+    polls = 0
     while alive(kernel):
-        if limit and private_mb(kernel) > limit:
+        if os.getppid() != parent:  # whoever managed us is gone: take the kernel with us
+            os.kill(kernel, signal.SIGKILL)
+            return 1
+        if limit and polls % MEMORY_EVERY == 0 and private_mb(kernel) > limit:
             os.kill(kernel, signal.SIGKILL)
             return 137
+        polls += 1
         time.sleep(POLL_SECONDS)
     return 0
 

@@ -38,6 +38,7 @@ class Options:
     memory_mb: int = 4096
     warm: bool = True
     force: bool = False
+    hardened: bool = True  # test cells judged in a trusted kernel (hardened.py)
 
 
 @dataclass
@@ -97,6 +98,7 @@ def _nbgrader_config(root: Path, opts: Options):
     from traitlets.config.loader import PyFileConfigLoader
 
     from autograder.execute import ResilientExecute
+    from autograder.hardened import HardenedExecute
     from autograder.warm import KERNEL_NAME
 
     cfg = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
@@ -106,10 +108,12 @@ def _nbgrader_config(root: Path, opts: Options):
         cfg.Execute.timeout = opts.cell_timeout
     cfg.ResilientExecute.notebook_timeout = opts.notebook_timeout
     cfg.ResilientExecute.memory_limit_mb = opts.memory_mb
+    executor = HardenedExecute if opts.hardened else ResilientExecute
+    if opts.hardened:
+        source = cfg.CourseDirectory.get("source_directory", "source")
+        cfg.HardenedExecute.source_root = str(root / source)
     default = Autograde.class_traits()["autograde_preprocessors"].default()
-    cfg.Autograde.autograde_preprocessors = [
-        ResilientExecute if p is Execute else p for p in default
-    ]
+    cfg.Autograde.autograde_preprocessors = [executor if p is Execute else p for p in default]
     if opts.warm:
         cfg.Execute.kernel_name = KERNEL_NAME
     return cfg

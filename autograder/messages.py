@@ -83,6 +83,43 @@ KERNEL_NOTEBOOK_TIMEOUT = (
     " were not run."
 )
 KERNEL_NOT_RUN = "This cell was not run: the kernel had stopped in an earlier cell."
+OUTPUT_TRUNCATED = (
+    "[output truncated: this cell printed more than {limit} bytes; the rest was discarded]."
+)
+
+# --- the sandbox (sandbox.py, grade.py) -------------------------------------------------
+
+SANDBOX_NO_BWRAP = (
+    "Refusing to grade: student code must run sandboxed, and bubblewrap (bwrap) is not"
+    " installed. Install it (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install"
+    " bubblewrap), or pass --no-sandbox to grade trusted code only."
+)
+SANDBOX_FAILED = (
+    "Refusing to grade: the sandbox could not be set up ({detail}). bwrap needs user"
+    " namespaces: sysctl -w kernel.unprivileged_userns_clone=1 or user.max_user_namespaces=10000"
+    " (Ubuntu 24.04: kernel.apparmor_restrict_unprivileged_userns=0); in a container, run it"
+    " with --privileged or a seccomp profile allowing unshare. Or pass --no-sandbox."
+)
+SANDBOX_OFF = (
+    "WARNING: --no-sandbox: student code runs with your rights. It can read the hidden tests,"
+    " the gradebook and other students' work, write anywhere you can, use the network and"
+    " leave processes running. Grade only code you trust this way."
+)
+
+# --- the hardened grader (hardened.py, bridge.py) ------------------------------------------
+
+HARDENED_NO_SOURCE = (
+    "The hardened grader takes the tests from the course's source notebook, and {path} does"
+    " not exist. Grade from the course directory that holds notebooks/, or use --unhardened."
+)
+HARDENED_UNKNOWN_TEST = (
+    "This cell claims to be the test {grade_id!r}, which the assignment does not have:"
+    " it was not run. Test cells must not be added, renamed or copied."
+)
+HARDENED_TRUSTED_FAILED = (
+    "The grader could not run this test (its own kernel failed). This is not your fault:"
+    " tell your instructor."
+)
 
 # --- chapter 1: pixels ----------------------------------------------------------
 

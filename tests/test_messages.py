@@ -29,6 +29,8 @@ ALLOWED_FIELDS = {
     "detail",
     "limit",
     "seconds",
+    "path",
+    "grade_id",
 }
 
 

@@ -1,0 +1,179 @@
+"""Do the grader's tests see the student's objects as if in one process, and nothing more?"""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+import torch
+
+from autograder import bridge
+from autograder.checks import CheckFailure, call, check_device_follows_input, forbid
+from autograder.devices import SameDevice
+
+
+@pytest.fixture
+def pair():
+    """(grader endpoint, student namespace) connected through a socket pair."""
+    a, b = socket.socketpair()
+    namespace: dict = {}
+    student = bridge.Endpoint("student", namespace)
+    student.sock = b
+    thread = threading.Thread(target=student.serve, daemon=True)
+    thread.start()
+    grader = bridge.Endpoint("grader", {}, trusted=True)
+    grader.sock, grader.timeout = a, 30
+    yield grader, namespace
+    grader.close()
+    thread.join(5)
+    b.close()
+
+
+def fetch(grader, namespace, **objects):
+    namespace.update(objects)
+    found = grader.request("globals", names=list(objects))
+    return [found[name]["value"] for name in objects]
+
+
+def test_functions_are_called_remotely_with_plain_data(pair):
+    grader, ns = pair
+    (double,) = fetch(grader, ns, double=lambda x: x * 2)
+    out = double(torch.arange(3))
+    assert torch.equal(out, torch.tensor([0, 2, 4])) and type(out) is torch.Tensor
+    assert call(double, torch.ones(1)).item() == 2
+
+
+def test_random_state_and_grad_mode_cross_both_ways(pair):
+    grader, ns = pair
+    (draw,) = fetch(grader, ns, draw=lambda: torch.randn(3))
+    torch.manual_seed(0)
+    remote_first, local_second = draw(), torch.randn(3)
+    torch.manual_seed(0)
+    assert torch.equal(remote_first, torch.randn(3)) and torch.equal(local_second, torch.randn(3))
+    (layer,) = fetch(grader, ns, layer=torch.nn.Linear(2, 1))
+    with torch.no_grad():
+        assert not layer(torch.ones(2)).requires_grad
+    assert layer(torch.ones(2)).requires_grad
+
+
+def test_objects_are_proxies_that_pass_isinstance_and_keep_their_class_name(pair):
+    grader, ns = pair
+
+    class FilterNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.ones(2, 2))
+
+    (net,) = fetch(grader, ns, net=FilterNet())
+    assert isinstance(net, torch.nn.Module) and not isinstance(net, torch.Tensor)
+    assert type(net).__name__ == "FilterNet"
+    assert sorted(name for name, _ in net.named_parameters()) == ["weight"]
+    assert net.to("cpu") is not None and len([1 for _ in net.parameters()]) == 1
+    box = type("Box", (), {"__len__": lambda s: 3, "__getitem__": lambda s, i: i * 10})
+    (items,) = fetch(grader, ns, items=box())
+    assert len(items) == 3 and items[2] == 20
+
+
+def test_student_exceptions_arrive_as_local_ones_and_exits_do_not_exit(pair):
+    grader, ns = pair
+
+    def bad(kind):
+        if kind == "value":
+            raise ValueError("nope")
+        if kind == "todo":
+            raise NotImplementedError
+        if kind == "exit":
+            raise SystemExit(0)
+        raise KeyboardInterrupt
+
+    (fn,) = fetch(grader, ns, bad=bad)
+    with pytest.raises(ValueError, match="nope"):
+        fn("value")
+    with pytest.raises(CheckFailure):  # call() names the placeholder
+        call(fn, "todo")
+    for kind in ("exit", "interrupt"):
+        with pytest.raises(bridge.StudentError):
+            fn(kind)
+
+
+def test_checking_contexts_wrap_the_students_code(pair):
+    grader, ns = pair
+
+    def uses_conv(x):
+        return torch.nn.functional.conv2d(x, torch.ones(1, 1, 1, 1))
+
+    def makes_cpu_tensor(x):
+        return x + torch.ones(x.shape)
+
+    (conv, mixed) = fetch(grader, ns, conv=uses_conv, mixed=makes_cpu_tensor)
+    with forbid("torch.nn.functional.conv2d"):
+        with pytest.raises(CheckFailure, match="conv2d"):
+            conv(torch.ones(1, 1, 2, 2))
+    with SameDevice():
+        with pytest.raises(RuntimeError, match="two devices"):
+            mixed(torch.ones(3, device="meta"))
+    with pytest.raises(CheckFailure):
+        check_device_follows_input(mixed, torch.ones(3), name="mixed(x)")
+
+
+def test_the_student_may_not_reach_into_the_graders_objects(pair):
+    grader, ns = pair
+
+    class Transform:
+        value = 5
+        library = torch  # a module: must not cross
+
+        def __call__(self, x):
+            return x + 1
+
+    def probe(t):
+        out = {"call": t(1), "value": t.value}
+        for attr in ("__dict__", "__globals__", "_private", "library"):
+            try:
+                getattr(t, attr)
+                out[attr] = "reached"
+            except AttributeError:
+                out[attr] = "refused"
+        return out
+
+    (fn,) = fetch(grader, ns, probe=probe)
+    assert fn(Transform()) == {"call": 2, "value": 5, "__dict__": "refused",
+                               "__globals__": "refused", "_private": "refused",
+                               "library": "refused"}  # fmt: skip
+
+
+def test_the_student_cannot_ask_for_the_graders_names_or_run_code_there():
+    a, b = socket.socketpair()
+    server = bridge.Endpoint("grader", {"secret": 42}, trusted=True)
+    server.sock = a
+    thread = threading.Thread(target=server.serve, daemon=True)
+    thread.start()
+    client = bridge.Endpoint("student", {})
+    client.sock, client.timeout = b, 30
+    with pytest.raises(PermissionError):
+        client.request("globals", names=["secret"])
+    with pytest.raises(PermissionError):
+        client.request("run", source="x = 1", function="x", args=(), kwargs={})
+    client.close()
+    thread.join(5)
+    a.close()
+
+
+def test_modules_cross_by_name_only(pair):
+    grader, ns = pair
+    ns["math"] = __import__("math")
+    assert grader.request("globals", names=["math"]) == {"math": {"module": "math"}}
+
+
+def test_free_names_are_what_a_cell_reads_but_does_not_define():
+    code = "import torch\nX = torch.ones(2)\ndef f(y):\n    return corr2d(X, y) + K\nprint(f(1))"
+    assert bridge.free_names(code) == ["K", "corr2d", "print"]
+    assert bridge.free_names("%matplotlib inline") == []
+
+
+def test_on_student_is_the_function_itself_under_plain_nbgrader():
+    def helper(x):
+        return x
+
+    assert bridge.GRADER is None and bridge.on_student(helper) is helper

@@ -37,6 +37,8 @@ STUDENT_MAY = {"call", "getattr", "getitem", "len", "iter", "next", "bool", "rep
 #: Modules whose classes a proxy may claim as bases (for isinstance checks).
 TRUSTED_MODULES = ("builtins", "collections", "torch", "torchvision", "numpy", "PIL", "typing")
 _EXIT_LIKE = (SystemExit, KeyboardInterrupt, GeneratorExit)
+#: Special attributes a proxy asks the other process for; other dunders stay local.
+_DUNDERS = {"__doc__", "__module__", "__getitem__", "__len__", "__iter__", "__next__"}
 
 
 class StudentError(Exception):
@@ -61,7 +63,8 @@ def _context() -> dict:
         "grad": torch.is_grad_enabled(),
         "default_dtype": torch.get_default_dtype(),
         "same_device": any(isinstance(m, devices.SameDevice) for m in modes),
-        "forbid": [list(names) for names in checks.FORBIDDEN],
+        "forbid": [[list(names), covered] for names, covered in checks.FORBIDDEN],
+        "meta_spy": bool(devices.MetaWriteSpy.ACTIVE),
     }
     if torch.cuda.is_available():
         ctx["cuda_rng"] = torch.cuda.get_rng_state_all()
@@ -83,22 +86,30 @@ def _restore(ctx: dict) -> None:
 class _Wrapped:
     """Enter the caller's checking contexts around the code that runs here."""
 
-    def __init__(self, ctx: dict) -> None:
+    def __init__(self, ctx: dict, namespace: dict) -> None:
         from contextlib import ExitStack
 
-        self.ctx, self.stack = ctx, ExitStack()
+        self.ctx, self.namespace, self.stack = ctx, namespace, ExitStack()
+        self.spy = None
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _Wrapped:
         from autograder import checks, devices
 
         _restore(self.ctx)
-        for names in self.ctx.get("forbid", []):
-            self.stack.enter_context(checks.forbid(*names))
+        for names, covered in self.ctx.get("forbid", []):
+            namespace = self.namespace if covered else None
+            self.stack.enter_context(checks.forbid(*names, namespace=namespace))
         if self.ctx.get("same_device"):
             self.stack.enter_context(devices.SameDevice())
+        if self.ctx.get("meta_spy"):
+            self.spy = self.stack.enter_context(devices.MetaWriteSpy())
+        return self
 
     def __exit__(self, *exc: Any) -> None:
         self.stack.close()
+
+    def findings(self) -> list[str]:
+        return list(self.spy.found) if self.spy is not None else []
 
 
 # --- proxies ----------------------------------------------------------------------------------
@@ -158,8 +169,8 @@ class Remote:
     def __getattr__(self, name: str) -> Any:
         if name in ("__name__", "__qualname__") and name in self._cnn_desc:
             return self._cnn_desc[name]
-        if name.startswith("_cnn") or name in ("__length_hint__",):
-            raise AttributeError(name)
+        if name.startswith("_cnn") or (name.startswith("__") and name not in _DUNDERS):
+            raise AttributeError(name)  # protocol probes (__array__, __globals__) stay local
         return self._cnn("getattr", name=name)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -292,9 +303,17 @@ class Endpoint:
             raise BridgeError("a malformed reply")
         if isinstance(reply.get("ctx"), dict):
             _restore(reply["ctx"])
+        self._report_findings(reply.get("meta_writes"))
         if "error" in reply:
             raise _rebuild(reply["error"])
         return reply.get("value")
+
+    @staticmethod
+    def _report_findings(found: Any) -> None:
+        from autograder.devices import MetaWriteSpy
+
+        if isinstance(found, list) and found and MetaWriteSpy.ACTIVE:
+            MetaWriteSpy.ACTIVE[-1].found.extend(str(f) for f in found)
 
     # the serving side
     def serve(self) -> None:
@@ -314,9 +333,9 @@ class Endpoint:
                 raise wire.WireError("a malformed request")
             if self.trusted and op not in STUDENT_MAY:
                 raise PermissionError(f"the student's process may not ask for {op!r}")
-            with _Wrapped(ctx):
+            with _Wrapped(ctx, self.namespace) as wrapped:
                 value = self._perform(op, body)
-            reply = {"value": value, "ctx": _context()}
+            reply = {"value": value, "ctx": _context(), "meta_writes": wrapped.findings()}
             header, buffers = wire.encode(reply, self.export)
         except BaseException as error:  # the student's code may raise anything, even SystemExit
             reply = {"error": _describe(error)}

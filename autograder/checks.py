@@ -287,17 +287,20 @@ def _blocker(dotted: str) -> Callable[..., Any]:
     return blocked
 
 
-#: The names of every ``forbid`` block now open (the hardened grader repeats them where the
-#: student's code runs).
-FORBIDDEN: list[tuple[str, ...]] = []
+#: (names, whether the student's globals are covered) of every ``forbid`` block now open: the
+#: hardened grader repeats them where the student's code runs.
+FORBIDDEN: list[tuple[tuple[str, ...], bool]] = []
 
 
 @contextlib.contextmanager
-def forbid(*names: str, within: Callable[..., Any] | None = None) -> Iterator[None]:
+def forbid(
+    *names: str, within: Callable[..., Any] | None = None, namespace: dict | None = None
+) -> Iterator[None]:
     """Make calling the named functions (dotted paths) fail with a clear message.
 
     Aliases are blocked too: every attribute of ``torch``, ``torch.nn.functional`` and of
-    ``within``'s module globals that *is* one of the named objects is replaced for the duration.
+    ``within``'s module globals (or of ``namespace``) that *is* one of the named objects is
+    replaced for the duration.
     Classes (e.g. ``torch.nn.Conv2d``) are blocked by replacing their ``forward``.
     """
     labels: dict[int, str] = {}
@@ -309,8 +312,12 @@ def forbid(*names: str, within: Callable[..., Any] | None = None) -> Iterator[No
         else:
             labels[id(obj)] = dotted
             patches.append((owner, attr, obj, dotted))
+    from autograder.bridge import Remote
+
     namespaces: list[Any] = [vars(torch), vars(torch.nn.functional)]
-    if within is not None and hasattr(within, "__globals__"):
+    if namespace is not None:
+        namespaces.append(namespace)
+    elif within is not None and not isinstance(within, Remote) and hasattr(within, "__globals__"):
         namespaces.append(within.__globals__)
     seen = {(id(p[0]), p[1]) for p in patches}
     for ns in namespaces:
@@ -318,16 +325,17 @@ def forbid(*names: str, within: Callable[..., Any] | None = None) -> Iterator[No
             if id(obj) in labels and (id(ns), attr) not in seen:
                 patches.append((ns, attr, obj, labels[id(obj)]))
                 seen.add((id(ns), attr))
+    entry = (names, within is not None or namespace is not None)
     try:
         for owner, attr, _original, label in patches:
             if isinstance(owner, dict):
                 owner[attr] = _blocker(label)
             else:
                 setattr(owner, attr, _blocker(label))
-        FORBIDDEN.append(names)
+        FORBIDDEN.append(entry)
         yield
     finally:
-        if FORBIDDEN and FORBIDDEN[-1] is names:
+        if FORBIDDEN and FORBIDDEN[-1] is entry:
             FORBIDDEN.pop()
         for owner, attr, original, _label in reversed(patches):
             if isinstance(owner, dict):

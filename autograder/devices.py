@@ -17,7 +17,7 @@ import contextlib
 import os
 import random
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -144,6 +144,52 @@ class SameDevice(torch.overrides.TorchFunctionMode):
         if len(found) > 1:
             raise RuntimeError(f"{name} got tensors on two devices: {sorted(found)}")
         return func(*args, **kwargs)
+
+
+class MetaWriteSpy:
+    """Record writes of meta-device values into CPU tensors, the bug ``SameDevice`` cannot see.
+
+    ``Y = torch.zeros(h, w)`` followed by ``Y[i, j] = (X[i:i+kh, j:j+kw] * K).sum()`` builds the
+    result on the CPU; with meta inputs the copy fails inside PyTorch ("Cannot copy out of meta
+    tensor"), which a probe cannot tell from a function that merely reads values. The spy sees
+    the attempted write. Under the hardened grader the same spy runs in the student's process
+    (bridge.py repeats every open spy there and reports what it found).
+    """
+
+    ACTIVE: ClassVar[list[MetaWriteSpy]] = []
+    _ATTRS = ("__setitem__", "copy_")
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+        self._own: dict[str, Any] = {}
+
+    def __enter__(self) -> MetaWriteSpy:
+        self._own = {attr: torch.Tensor.__dict__.get(attr) for attr in self._ATTRS}
+        originals = {attr: getattr(torch.Tensor, attr) for attr in self._ATTRS}
+
+        def spy(attr: str) -> Callable[..., Any]:
+            def wrapper(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+                if tensor.device.type == "cpu" and any(
+                    isinstance(a, torch.Tensor) and a.device.type == "meta" for a in args
+                ):
+                    self.found.append(attr)
+                return originals[attr](tensor, *args, **kwargs)
+
+            return wrapper
+
+        for attr in self._ATTRS:
+            setattr(torch.Tensor, attr, spy(attr))
+        MetaWriteSpy.ACTIVE.append(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if MetaWriteSpy.ACTIVE and MetaWriteSpy.ACTIVE[-1] is self:
+            MetaWriteSpy.ACTIVE.pop()
+        for attr, original in self._own.items():
+            if original is None:
+                delattr(torch.Tensor, attr)
+            else:
+                setattr(torch.Tensor, attr, original)
 
 
 def meta_probe(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> torch.device | str | None:

@@ -249,8 +249,81 @@ def grade(root: Path, assignment: str, opts: Options = Options(), progress: bool
     return sorted(results, key=lambda r: r.student)
 
 
+def _notes(root: Path, assignment: str, result: Result, gb, opts: Options) -> list[str]:
+    """What went wrong in one submission, in short, from its autograded notebook and Result.
+
+    A dead kernel and its cause, an interrupted cell, a truncated output, test cells the
+    assignment does not have or that are missing, a notebook that is missing or unreadable.
+    (Outputs of the student's own cells are the student's: a note can be faked, a score not.)
+    """
+    import nbformat
+    from nbgrader.api import MissingEntry
+
+    from autograder import messages as M
+
+    try:
+        expected = {
+            nb.name: {c.name for c in nb.grade_cells}
+            for nb in gb.find_assignment(assignment).notebooks
+        }
+    except MissingEntry:
+        return []
+    died = {
+        M.KERNEL_DIED: M.NOTE_KERNEL_DIED,
+        M.KERNEL_MEMORY.format(limit=opts.memory_mb): M.NOTE_MEMORY.format(limit=opts.memory_mb),
+        M.KERNEL_NOTEBOOK_TIMEOUT.format(seconds=opts.notebook_timeout): (
+            M.NOTE_NOTEBOOK_TIMEOUT.format(seconds=opts.notebook_timeout)
+        ),
+    }
+    truncated = M.OUTPUT_TRUNCATED.split("{")[0].strip()
+    notes: list[str] = []
+    for name, grade_ids in sorted(expected.items()):
+        submitted = root / "submitted" / result.student / assignment / f"{name}.ipynb"
+        try:
+            nbformat.read(submitted, as_version=4)
+        except FileNotFoundError:
+            notes.append(M.NOTE_NOTEBOOK_MISSING.format(path=submitted.name))
+            continue
+        except Exception as error:
+            detail = f"{type(error).__name__}: {str(error).strip()}".splitlines()[0][:80]
+            notes.append(M.NOTE_NOTEBOOK_UNREADABLE.format(path=submitted.name, detail=detail))
+            continue
+        path = root / "autograded" / result.student / assignment / f"{name}.ipynb"
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception:
+            continue
+        found: list[str] = []
+        unknown: list[str] = []
+        for cell in nb.cells:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error":
+                    ename, evalue = out.get("ename", ""), out.get("evalue", "")
+                    if ename == "KernelDied" and evalue in died:
+                        found.append(died[evalue])
+                    elif ename == "UnknownTest" and grade_id:
+                        unknown.append(str(grade_id))
+                    elif ename == "KeyboardInterrupt":
+                        found.append(M.NOTE_INTERRUPTED)
+                elif out.get("output_type") == "stream" and truncated in out.get("text", ""):
+                    found.append(M.NOTE_OUTPUT_TRUNCATED)
+        present = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells}
+        missing = sorted(grade_ids - present)
+        if unknown:
+            found.append(M.NOTE_UNKNOWN_TEST.format(name=", ".join(sorted(set(unknown)))))
+        if missing:
+            found.append(M.NOTE_MISSING_TESTS.format(name=", ".join(missing)))
+        notes += [n for i, n in enumerate(found) if n not in found[:i]]
+    if not result.success and not notes:
+        lines = result.error.strip().splitlines() or ["unknown error"]
+        notes.append(M.NOTE_GRADE_FAILED.format(detail=lines[-1][:80].rstrip(".")))
+    return notes
+
+
 def summary(root: Path, assignment: str, results: list[Result], opts: Options = Options()) -> str:
-    """A table: student, score/max from the gradebook, seconds, status."""
+    """A table: student, score/max from the gradebook, seconds, status, and a note on what
+    went wrong (a dead kernel, a limit, unknown or missing test cells, a missing notebook)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     lines = [f"{'student':<24} {'score':>10} {'seconds':>8}  status"]
@@ -264,6 +337,8 @@ def summary(root: Path, assignment: str, results: list[Result], opts: Options = 
             status = "ok" if r.success else "FAILED: " + r.error.strip().splitlines()[-1][:80]
             if r.error.startswith("skipped"):
                 status = r.error
+            notes = [] if r.error.startswith("skipped") else _notes(root, assignment, r, gb, opts)
+            status = " ".join([status, *(f"| {n}" for n in notes)])
             lines.append(f"{r.student:<24} {score:>10} {r.seconds:>8.2f}  {status}")
     graded = [r for r in results if r.success and not r.error]
     failed = [r for r in results if not r.success]

@@ -121,6 +121,19 @@ HARDENED_TRUSTED_FAILED = (
     " tell your instructor."
 )
 
+# --- notes in the grading summary (grade.py's summary), one short clause each -----------------
+
+NOTE_KERNEL_DIED = "the kernel died (os._exit, a crash or a kill); later cells were not run."
+NOTE_MEMORY = "the kernel hit the {limit} MB memory limit; later cells were not run."
+NOTE_NOTEBOOK_TIMEOUT = "the notebook hit its {seconds} s time limit; later cells were not run."
+NOTE_INTERRUPTED = "a cell was interrupted (the per-cell time limit, or a KeyboardInterrupt)."
+NOTE_OUTPUT_TRUNCATED = "a cell's output was truncated (it printed more than the limit)."
+NOTE_UNKNOWN_TEST = "claims test cells the assignment does not have: {name}."
+NOTE_MISSING_TESTS = "test cells missing from the submission: {name}."
+NOTE_NOTEBOOK_MISSING = "not graded: the notebook {path} is missing (renamed or not submitted)."
+NOTE_NOTEBOOK_UNREADABLE = "not graded: the notebook {path} is not a readable notebook ({detail})."
+NOTE_GRADE_FAILED = "not graded: {detail}."
+
 # --- chapter 1: pixels ----------------------------------------------------------
 
 CH01_RESHAPE_NOT_PERMUTE = (

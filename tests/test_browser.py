@@ -121,8 +121,9 @@ def test_does_a_student_run_a_chapter_and_validate_it_in_jupyterlab(chromium, sh
     )
 
     with lab.jupyter_lab(student, tmp_path / "jupyter") as server, lab.chromium_page() as page:
-        nb = lab.Notebook(page, server, relpath, shots).open(cells=len(release.cells))
+        nb = lab.Notebook(page, server, relpath, shots)
         try:
+            nb.open(cells=len(release.cells))
             assert nb.cells.count() == len(release.cells)
             nb.screenshot("01-opened")
 
@@ -187,4 +188,6 @@ def test_does_a_student_run_a_chapter_and_validate_it_in_jupyterlab(chromium, sh
         except BaseException:
             nb.screenshot("failure")  # what the page showed when it went wrong
             raise
-    print(f"browser test: {time.monotonic() - started:.1f} s; screenshots in {shots}")
+        finally:
+            (shots / "timings.txt").write_text(nb.timings() + "\n")
+    print(f"{nb.timings()}\nbrowser test: {time.monotonic() - started:.1f} s in all")

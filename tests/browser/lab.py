@@ -279,6 +279,8 @@ class Notebook:
         self.path = server.root / relpath
         self.panel = page.locator(".jp-NotebookPanel").first
         self.cells = self.panel.locator(".jp-Notebook .jp-Cell")
+        self.steps: list[tuple[str, float]] = []  # (screenshot, seconds since the previous one)
+        self._clock = time.monotonic()
 
     def open(self, cells: int) -> Notebook:
         """Open the notebook; wait for its ``cells`` cells to render and its kernel to idle."""
@@ -375,11 +377,18 @@ class Notebook:
         self.cells.nth(index).scroll_into_view_if_needed()
 
     def screenshot(self, name: str) -> Path | None:
+        """Keep a screenshot of the step that ends here, and how long the step took."""
+        now = time.monotonic()
+        self.steps.append((name, now - self._clock))
+        self._clock = now
         if self.shots is None:
             return None
         path = self.shots / f"{name}.png"
         self.page.screenshot(path=str(path))
         return path
+
+    def timings(self) -> str:
+        return "\n".join(f"{seconds:7.1f} s  {name}" for name, seconds in self.steps)
 
 
 @contextmanager

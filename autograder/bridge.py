@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import os
 import random
 import socket
 import sys
@@ -466,6 +467,8 @@ class Grader:
         self.accept_timeout = 20.0
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(path)
+        # a sandboxed student kernel may run as another uid; the folder is the sandbox's own
+        os.chmod(path, 0o777)
         self.listener.listen(1)
 
     def begin(self, accept_timeout: float = 20.0) -> bool:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from autograder import course
+from autograder import messages as M
 
 
 def _chapters(names: list[str]) -> list[str]:
@@ -29,7 +30,13 @@ def cmd_selfcheck(args: argparse.Namespace) -> int:
     from autograder.selfcheck import selfcheck
 
     workdir = Path(args.workdir) if args.workdir else None
-    reports = selfcheck(_chapters(args.chapters), workdir, args.jobs, args.plain)
+    from autograder.grade import GradingError
+
+    try:
+        reports = selfcheck(_chapters(args.chapters), workdir, args.jobs, args.plain)
+    except GradingError as error:  # e.g. the sandbox cannot be set up
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     for report in reports:
         print(report.table())
     failed = [r.chapter for r in reports if not r.ok]
@@ -59,7 +66,10 @@ def cmd_grade(args: argparse.Namespace) -> int:
         memory_mb=args.memory_mb,
         warm=not args.cold,
         force=args.force,
+        sandbox=not args.no_sandbox,
     )
+    if not opts.sandbox:
+        print(f"\n{'!' * 78}\n{M.SANDBOX_OFF}\n{'!' * 78}\n", file=sys.stderr)
     root = Path(args.root)
     try:
         results = grade(root, args.assignment, opts)
@@ -107,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-mb", type=int, default=4096, help="memory limit per kernel")
     p.add_argument("--cold", action="store_true", help="fresh kernels, as nbgrader starts them")
     p.add_argument("--force", action="store_true", help="regrade submissions graded before")
+    p.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run student code with your rights: no bubblewrap sandbox (trusted code only)",
+    )
     p.set_defaults(run=cmd_grade)
 
     p = verbs.add_parser("report", help="grades CSV and an item-analysis HTML page")

@@ -4,10 +4,13 @@ Plain nbgrader loses the whole notebook when its kernel dies (``os._exit``, a se
 memory limit): the submission gets no grades at all. Here the cells that ran keep their results;
 the cell that was running and every later code cell get an error output saying why, so nbgrader's
 own SaveAutoGrades gives them zero. A notebook-wide time limit kills the kernel the same way.
+A cell's output is capped (``output_limit_bytes``): a student printing gigabytes costs the grader
+a notice, not its memory.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -28,6 +31,14 @@ def _error(ename: str, evalue: str) -> NotebookNode:
     )
 
 
+def _size(content: dict) -> int:
+    """Roughly how many bytes an output message's content holds."""
+    if "text" in content:
+        return len(content["text"])
+    data = content.get("data", {})
+    return sum(len(v) if isinstance(v, str) else len(json.dumps(v)) for v in data.values())
+
+
 class ResilientExecute(Execute):
     """Execute that turns a dead kernel into zero for the cells it did not reach."""
 
@@ -37,10 +48,14 @@ class ResilientExecute(Execute):
     memory_limit_mb = Integer(
         0, help="The kernel's memory limit, for the message (the launcher enforces it)."
     ).tag(config=True)
+    output_limit_bytes = Integer(
+        1 << 20, help="Bytes of output one cell may keep; the rest is replaced by a notice."
+    ).tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._dead_reason: str | None = None
         self._timed_out = False
+        self._output_bytes: dict[int, int] = {}
         timer = threading.Timer(self.notebook_timeout, self._kill_for_time)
         timer.daemon = True
         timer.start()
@@ -48,6 +63,32 @@ class ResilientExecute(Execute):
             return super().preprocess(nb, resources, km)
         finally:
             timer.cancel()
+
+    def output(self, outs, msg, display_id, cell_index):
+        """Keep at most ``output_limit_bytes`` of a cell's output: a flood must not fill memory.
+
+        Errors are always kept (they decide the grade), cut to the same size.
+        """
+        limit = self.output_limit_bytes
+        if msg["msg_type"] == "error":
+            out = super().output(outs, msg, display_id, cell_index)
+            if out is not None:
+                out.evalue = out.get("evalue", "")[:limit]
+                out.traceback = [line[:limit] for line in out.get("traceback", [])[:100]]
+            return out
+        used = self._output_bytes.get(cell_index, 0)
+        self._output_bytes[cell_index] = used + _size(msg["content"])
+        if used + _size(msg["content"]) <= limit:
+            return super().output(outs, msg, display_id, cell_index)
+        if used <= limit:  # the first output over the limit: say so, once
+            notice = NotebookNode(
+                output_type="stream",
+                name="stderr",
+                text=f"\n{M.OUTPUT_TRUNCATED.format(limit=limit)}\n",
+            )
+            outs.append(notice)
+            return notice
+        return None
 
     def _kill_for_time(self) -> None:
         self._timed_out = True

@@ -37,6 +37,9 @@ class Options:
     notebook_timeout: int = 900
     memory_mb: int = 4096
     warm: bool = True
+    sandbox: bool = True  # kernels run in bubblewrap (sandbox.py); False: with the grader's rights
+    cpu_seconds: int = 1800  # CPU time per kernel (sandboxed)
+    max_processes: int = 256  # processes and threads per sandbox
     force: bool = False
     hardened: bool = True  # test cells judged in a trusted kernel (hardened.py)
 
@@ -89,6 +92,7 @@ def db_url_for(root: Path, opts: Options) -> str:
 # --- grading one submission (runs in a worker process) ---------------------------------------
 
 _WARM = None
+_TRUSTED = None  # the hardened grader's trusted kernels, when _WARM's are sandboxed
 _APIS: dict = {}
 
 
@@ -99,7 +103,8 @@ def _nbgrader_config(root: Path, opts: Options):
 
     from autograder.execute import ResilientExecute
     from autograder.hardened import HardenedExecute
-    from autograder.warm import KERNEL_NAME
+    from autograder.sandbox import INSIDE
+    from autograder.warm import KERNEL_NAME, TRUSTED_KERNEL_NAME
 
     cfg = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     cfg.CourseDirectory.root = str(root)
@@ -116,19 +121,34 @@ def _nbgrader_config(root: Path, opts: Options):
     cfg.Autograde.autograde_preprocessors = [executor if p is Execute else p for p in default]
     if opts.warm:
         cfg.Execute.kernel_name = KERNEL_NAME
+    if opts.warm and opts.sandbox and _WARM is not None:
+        cfg.KernelManager.transport = "ipc"  # the sandbox has no network: Unix sockets in scratch
+        cfg.KernelManager.ip = _WARM.ipc_prefix
+        if opts.hardened:  # the trusted kernel: outside the sandbox, from a zygote of its own
+            cfg.HardenedExecute.trusted_kernel_name = TRUSTED_KERNEL_NAME
+            cfg.HardenedExecute.bridge_dir = str(_WARM.sandbox.scratch / "bridge")
+            cfg.HardenedExecute.bridge_dir_inside = f"{INSIDE}/bridge"
     return cfg
 
 
 def _api(root: Path, opts: Options):
-    global _WARM
+    global _WARM, _TRUSTED
     from nbgrader.apps import NbGraderAPI
 
     from autograder.nbgrader_tools import nbgrader_env
-    from autograder.warm import WarmKernels
+    from autograder.warm import TRUSTED_KERNEL_NAME, WarmKernels
 
     os.environ.update({k: v for k, v in nbgrader_env().items() if k == "PATH"})
     if opts.warm and _WARM is None:
-        _WARM = WarmKernels(memory_mb=opts.memory_mb).start()
+        _WARM = WarmKernels(
+            memory_mb=opts.memory_mb,
+            sandbox=opts.sandbox,
+            cpu_seconds=opts.cpu_seconds if opts.sandbox else 0,
+            max_processes=opts.max_processes if opts.sandbox else 0,
+        ).start()
+    if opts.warm and opts.sandbox and opts.hardened and _TRUSTED is None:
+        _TRUSTED = WarmKernels(memory_mb=opts.memory_mb, sandbox=False, name=TRUSTED_KERNEL_NAME)
+        _TRUSTED.start()
     key = (str(root), opts)
     if key not in _APIS:
         _APIS[key] = NbGraderAPI(config=_nbgrader_config(root, opts))
@@ -142,11 +162,15 @@ def grade_one(root: Path, assignment: str, student: str, opts: Options) -> Resul
     try:
         api = _api(root, opts)
         for attempt in range(3):
+            if _WARM is not None:  # nothing left of the previous student; this one's files only
+                _WARM.reset(root / "submitted" / student / assignment)
             outcome = api.autograde(assignment, student, force=True, create=True)
             text = f"{outcome.get('error', '')}{outcome.get('log', '')}"
             if outcome["success"] or "database is locked" not in text:
                 break
             time.sleep(1 + attempt)  # another worker holds the SQLite write lock
+        if _WARM is not None:
+            _WARM.reset(None)  # the student's processes and files do not outlive the grading
     except Exception as error:  # one bad submission must not stop the batch
         return Result(student, False, time.perf_counter() - start, repr(error), worker)
     seconds = time.perf_counter() - start
@@ -190,6 +214,21 @@ def _check_gradebook(root: Path, assignment: str, opts: Options) -> None:
         ) from None
 
 
+def _check_sandbox(opts: Options) -> None:
+    """Refuse to grade when the sandbox cannot be set up (unless opts.sandbox is False)."""
+    from autograder import messages as M
+    from autograder.sandbox import SandboxError, check
+
+    if not opts.sandbox:
+        return
+    if not opts.warm:
+        raise GradingError(M.SANDBOX_COLD)
+    try:
+        check()
+    except SandboxError as error:
+        raise GradingError(str(error)) from None
+
+
 def _client(opts: Options):
     from dask.distributed import Client, LocalCluster
 
@@ -203,7 +242,7 @@ def _client(opts: Options):
         threads_per_worker=1,
         processes=True,
         memory_limit=0,  # kernels run in their own processes under their own limit
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # None still serves /metrics on 8787: busy if two run
         silence_logs=40,
     )
     return Client(cluster), cluster
@@ -219,6 +258,7 @@ def grade(root: Path, assignment: str, opts: Options = Options(), progress: bool
 
     root = root.resolve()
     _check_gradebook(root, assignment, opts)
+    _check_sandbox(opts)
     students = submissions(root, assignment)
     todo = [s for s in students if opts.force or not is_done(root, assignment, s)]
     results: list[Result] = [

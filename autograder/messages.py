@@ -84,7 +84,7 @@ KERNEL_NOTEBOOK_TIMEOUT = (
 )
 KERNEL_NOT_RUN = "This cell was not run: the kernel had stopped in an earlier cell."
 OUTPUT_TRUNCATED = (
-    "[output truncated: this cell printed more than {limit} bytes; the rest was discarded]."
+    "Output truncated: this cell printed more than {limit} bytes; the rest was discarded."
 )
 
 # --- the sandbox (sandbox.py, grade.py) -------------------------------------------------
@@ -99,6 +99,10 @@ SANDBOX_FAILED = (
     " namespaces: sysctl -w kernel.unprivileged_userns_clone=1 or user.max_user_namespaces=10000"
     " (Ubuntu 24.04: kernel.apparmor_restrict_unprivileged_userns=0); in a container, run it"
     " with --privileged or a seccomp profile allowing unshare. Or pass --no-sandbox."
+)
+SANDBOX_COLD = (
+    "Refusing to grade: only warm kernels (forked by the grader's zygote) run sandboxed, and"
+    " --cold asks for kernels started by jupyter_client. Drop --cold, or add --no-sandbox."
 )
 SANDBOX_OFF = (
     "WARNING: --no-sandbox: student code runs with your rights. It can read the hidden tests,"

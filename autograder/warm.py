@@ -1,29 +1,55 @@
-"""Warm kernels for the grader: a zygote process and the ``cnn-warm`` kernelspec that uses it."""
+"""Warm kernels for the grader: a zygote process and the ``cnn-warm`` kernelspec that uses it.
+
+By default the zygote runs in the sandbox (sandbox.py), so every kernel it forks does too; the
+grader then calls :meth:`WarmKernels.reset` before each submission. ``sandbox=False`` gives the
+unsandboxed zygote of before (and another kernel name, for a second, trusted kernel).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
+from autograder.sandbox import Sandbox, kernel_env
+
 KERNEL_NAME = "cnn-warm"
+TRUSTED_KERNEL_NAME = "cnn-warm-trusted"  #: unsandboxed, for the hardened grader's trusted kernel
 
 
 class WarmKernels:
     """Own one zygote (see zygote.py) and a kernelspec folder pointing kernels at it."""
 
-    def __init__(self, memory_mb: int = 0) -> None:
+    def __init__(
+        self,
+        memory_mb: int = 0,
+        sandbox: bool = True,
+        cpu_seconds: int = 0,
+        max_processes: int = 0,
+        name: str = KERNEL_NAME,
+    ) -> None:
         self.memory_mb = memory_mb
+        self.name = name
         self.folder = Path(tempfile.mkdtemp(prefix="cnn-warm-"))
-        self.socket = self.folder / "zygote.sock"
+        self.socket = self.folder / "zygote.sock"  # outside the sandbox: students cannot replace it
+        self.sandbox = Sandbox(self.folder) if sandbox else None
+        self.limits = ["--cpu-seconds", str(cpu_seconds), "--max-processes", str(max_processes)]
         self.process: subprocess.Popen[str] | None = None
 
+    @property
+    def ipc_prefix(self) -> str:
+        """The ``ip`` of a kernel's ipc transport: its sockets are files in the scratch folder."""
+        assert self.sandbox is not None
+        return str(self.sandbox.scratch / "ipc" / "k")
+
     def start(self, timeout: float = 180.0) -> WarmKernels:
-        spec = self.folder / "kernels" / KERNEL_NAME
+        spec = self.folder / "kernels" / self.name
         spec.mkdir(parents=True)
         kernel = {
             "argv": [sys.executable, "-m", "autograder.warmkernel", "-f", "{connection_file}"],
@@ -33,13 +59,38 @@ class WarmKernels:
             "env": {"CNN_ZYGOTE": str(self.socket), "CNN_KERNEL_MEMORY_MB": str(self.memory_mb)},
         }
         (spec / "kernel.json").write_text(json.dumps(kernel, indent=1))
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "autograder.zygote", str(self.socket)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        line = self.process.stdout.readline() if self.process.stdout else ""
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(self.socket))
+        listener.listen(16)
+        command = [sys.executable, "-m", "autograder.zygote", "--fd", str(listener.fileno())]
+        env = None
+        if self.sandbox is not None:
+            self.sandbox.prepare()
+            command += ["--sandbox", str(self.sandbox.scratch), *self.limits]
+            if self.sandbox.root:
+                command += ["--uid", str(self.sandbox.uid)]
+            command = self.sandbox.argv(command)
+            env = kernel_env(dict(os.environ))
+        started = threading.Event()
+
+        def run() -> None:  # bwrap --die-with-parent: the thread that starts it must outlive it
+            try:
+                self.process = subprocess.Popen(
+                    command,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                    pass_fds=(listener.fileno(),),
+                    env=env,
+                )
+            finally:
+                started.set()
+            self.process.wait()
+
+        threading.Thread(target=run, daemon=True, name="cnn-zygote").start()
+        started.wait()
+        listener.close()
+        line = self.process.stdout.readline() if self.process and self.process.stdout else ""
         if line.strip() != "ready":
             self.stop()
             raise RuntimeError(
@@ -49,6 +100,21 @@ class WarmKernels:
             p for p in (str(self.folder), os.environ.get("JUPYTER_PATH", "")) if p
         )
         return self
+
+    def reap(self) -> int:
+        """Kill every process left in the sandbox; how many there were."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(30)
+            sock.connect(str(self.socket))
+            sock.sendall(b'{"op": "reap"}\n')
+            return int(json.loads(sock.makefile("r").readline())["killed"])
+
+    def reset(self, submission: Path | None) -> None:
+        """Before (and after) a submission: no process left, scratch emptied, the submission's
+        own files (``submitted/<student>/<assignment>``) copied into the kernels' ``work/``."""
+        if self.sandbox is not None:
+            self.reap()
+            self.sandbox.reset(submission)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -2,9 +2,10 @@
 
 jupyter_client starts this small process (standard library only, so it starts in tens of
 milliseconds) as if it were the kernel. It asks the zygote (``$CNN_ZYGOTE``) to fork a kernel
-on the same connection file, then stands in for it: SIGINT is forwarded (an interrupt),
-SIGTERM kills the kernel, and the kernel is killed if the memory it allocated exceeds
-``$CNN_KERNEL_MEMORY_MB``. It exits when the kernel does.
+on the same connection file (sent by content: a sandboxed zygote cannot read it), then stands
+in for it: SIGINT is forwarded (an interrupt), SIGTERM kills the kernel, and the kernel is
+killed if the memory it allocated exceeds ``$CNN_KERNEL_MEMORY_MB``. It exits when the kernel
+does, and the kernel exits when it does (it watches the connection to the zygote).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import sys
 import time
 
@@ -52,24 +54,43 @@ def alive(pid: int) -> bool:
         return False
 
 
-def request_kernel(connection_file: str) -> int:
+def request_kernel(connection_file: str) -> tuple[int, socket.socket]:
+    """Ask the zygote for a kernel: its pid as this process sees it, and the connection.
+
+    The kernel lives as long as the connection. Its reply carries its credentials
+    (SO_PASSCRED), whose pid the kernel translates into this process's pid namespace: a
+    sandboxed kernel knows only its pid inside the sandbox.
+    """
+    with open(connection_file) as f:
+        connection = json.load(f)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
     sock.connect(os.environ["CNN_ZYGOTE"])
     request = {
+        "op": "fork",
+        "connection": connection,
         "connection_file": os.path.abspath(connection_file),
         "cwd": os.getcwd(),
         "env": dict(os.environ),
         "launcher_pid": os.getpid(),
     }
     sock.sendall((json.dumps(request) + "\n").encode())
-    reply = json.loads(sock.makefile("r").readline())
-    sock.close()
-    return int(reply["pid"])
+    data, pid = b"", 0
+    ucred = struct.calcsize("3i")
+    while not data.endswith(b"\n"):
+        chunk, ancillary, _, _ = sock.recvmsg(4096, socket.CMSG_SPACE(ucred))
+        if not chunk:
+            raise ConnectionError("the zygote closed the connection without a kernel")
+        data += chunk
+        for level, kind, payload in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                pid = struct.unpack("3i", payload[:ucred])[0]
+    return pid or int(json.loads(data)["pid"]), sock
 
 
 def main(argv: list[str]) -> int:
     connection_file = argv[argv.index("-f") + 1]
-    kernel = request_kernel(connection_file)
+    kernel, _connection = request_kernel(connection_file)  # keep it open: the kernel's lifeline
     limit = float(os.environ.get("CNN_KERNEL_MEMORY_MB", "0") or 0)
 
     def forward(signum, _frame):

@@ -7,8 +7,8 @@ on the connection file it was given, in the requested working directory and envi
 Nothing is executed on the kernel's behalf: nbclient/nbgrader drive it exactly as they drive a
 kernel they started themselves.
 
-Protocol: one JSON line per connection, ``{"connection_file", "cwd", "env", "launcher_pid"}``;
-the reply is one JSON line ``{"pid": <kernel pid>}``.
+Protocol: one JSON line per connection (see :func:`serve`); a fork's reply comes from the
+kernel process itself, which then lives as long as the connection.
 """
 
 from __future__ import annotations
@@ -83,15 +83,81 @@ def become_kernel(request: dict) -> None:
     IPKernelApp.launch_instance(argv=["-f", request["connection_file"]])
 
 
-def serve(path: str) -> None:
+def _watch_connection(conn: socket.socket) -> None:
+    """Exit when the launcher closes its connection (it exited, even by kill -9)."""
+    try:
+        while conn.recv(1):
+            pass
+    except OSError:
+        pass
+    os._exit(1)
+
+
+def _set_dumpable(flag: int) -> None:
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(4, flag, 0, 0, 0)  # PR_SET_DUMPABLE
+
+
+def _sandboxed_request(request: dict, outside: str) -> dict:
+    """In the child, inside the sandbox: the connection file written into scratch, paths inside.
+
+    The grader's connection file is outside the sandbox; its ipc socket paths are under the
+    scratch folder as the grader sees it (``outside``), which the sandbox sees as INSIDE.
+    """
+    from autograder import sandbox
+
+    info = dict(request["connection"])
+    if info.get("transport") != "ipc" or not str(info.get("ip", "")).startswith(outside):
+        raise RuntimeError(f"a sandboxed kernel needs ipc sockets under {outside}")
+    info["ip"] = sandbox.INSIDE + str(info["ip"])[len(outside) :]
+    path = f"{sandbox.INSIDE}/ipc/kernel-{os.getpid()}.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(info, f)
+    return {
+        **request,
+        "connection_file": path,
+        "cwd": f"{sandbox.INSIDE}/work",
+        "env": sandbox.kernel_env(request["env"]),
+        "launcher_pid": os.getppid(),  # outside the pid namespace: the connection tells instead
+    }
+
+
+def serve(
+    listen: str | int,
+    outside: str | None = None,
+    uid: int = -1,
+    cpu_seconds: int = 0,
+    max_processes: int = 0,
+) -> None:
+    """Answer requests on a Unix socket (a path, or a listening socket's file descriptor).
+
+    Requests, one JSON line per connection: ``{"op": "fork", "connection": {...},
+    "connection_file", "cwd", "env", "launcher_pid"}`` forks a kernel whose process replies
+    ``{"pid": ...}`` (the launcher reads its pid as it sees it from SCM_CREDENTIALS) and exits
+    when the connection closes; ``{"op": "reap"}`` kills every process left in the sandbox and
+    replies ``{"killed": n}``. ``outside`` (the scratch folder as the grader sees it) means
+    the zygote runs in the sandbox (sandbox.py): the kernels get the sandbox's connection file,
+    working directory and environment, and every other process is killed before a fork.
+    """
+    from autograder import sandbox
+
+    if uid >= 0:
+        sandbox.drop_privileges(uid)  # bwrap was started by root: be nobody before anything
     parent = os.getppid()  # the zygote belongs to one grader process: leave when it is gone
+    if outside:
+        _set_dumpable(0)  # the student's processes (same uid) must not ptrace the zygote
     preload()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel children are reaped automatically
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    if os.path.exists(path):
-        os.unlink(path)
-    server.bind(path)
-    server.listen(16)
+    if isinstance(listen, int):
+        server = socket.socket(fileno=listen)
+    else:
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if os.path.exists(listen):
+            os.unlink(listen)
+        server.bind(listen)
+        server.listen(16)
     server.settimeout(0.5)
     print("ready", flush=True)  # the parent waits for this line
     while True:
@@ -104,16 +170,41 @@ def serve(path: str) -> None:
         conn.settimeout(None)
         with conn:
             request = json.loads(conn.makefile("r").readline())
+            if request.get("op") == "reap":
+                killed = sandbox.reap_namespace() if outside else 0
+                conn.sendall((json.dumps({"killed": killed}) + "\n").encode())
+                continue
+            if outside:
+                sandbox.reap_namespace()  # the previous student's leftovers, before anything
             pid = os.fork()
             if pid == 0:
                 server.close()
-                conn.close()
                 try:
+                    if outside:
+                        request = _sandboxed_request(request, outside)
+                        _set_dumpable(1)  # the launcher reads the kernel's memory in /proc
+                    sandbox.limit_kernel(cpu_seconds, max_processes)
+                    conn.sendall((json.dumps({"pid": os.getpid()}) + "\n").encode())
+                    threading.Thread(target=_watch_connection, args=(conn,), daemon=True).start()
                     become_kernel(request)
                 finally:
                     os._exit(0)
-            conn.sendall((json.dumps({"pid": pid}) + "\n").encode())
+
+
+def main(argv: list[str]) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m autograder.zygote")
+    parser.add_argument("path", nargs="?", help="listen on this Unix socket path")
+    parser.add_argument("--fd", type=int, help="or on this inherited listening socket")
+    parser.add_argument("--sandbox", help="running in the sandbox; scratch as the grader sees it")
+    parser.add_argument("--uid", type=int, default=-1, help="drop root's rights to this uid")
+    parser.add_argument("--cpu-seconds", type=int, default=0, help="RLIMIT_CPU per kernel")
+    parser.add_argument("--max-processes", type=int, default=0, help="RLIMIT_NPROC per kernel")
+    args = parser.parse_args(argv)
+    listen = args.fd if args.fd is not None else args.path
+    serve(listen, args.sandbox, args.uid, args.cpu_seconds, args.max_processes)
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1])
+    main(sys.argv[1:])

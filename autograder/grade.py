@@ -296,10 +296,17 @@ def _notes(root: Path, assignment: str, result: Result, gb, opts: Options) -> li
     assignment does not have or that are missing, a notebook that is missing or unreadable.
     (Outputs of the student's own cells are the student's: a note can be faked, a score not.)
     """
+    import warnings
+
     import nbformat
     from nbgrader.api import MissingEntry
 
     from autograder import messages as M
+
+    def read(path: Path) -> nbformat.NotebookNode:
+        with warnings.catch_warnings():  # an old or odd notebook is the student's, not an error
+            warnings.simplefilter("ignore")
+            return nbformat.read(path, as_version=4)
 
     try:
         expected = {
@@ -320,7 +327,7 @@ def _notes(root: Path, assignment: str, result: Result, gb, opts: Options) -> li
     for name, grade_ids in sorted(expected.items()):
         submitted = root / "submitted" / result.student / assignment / f"{name}.ipynb"
         try:
-            nbformat.read(submitted, as_version=4)
+            read(submitted)
         except FileNotFoundError:
             notes.append(M.NOTE_NOTEBOOK_MISSING.format(path=submitted.name))
             continue
@@ -330,7 +337,7 @@ def _notes(root: Path, assignment: str, result: Result, gb, opts: Options) -> li
             continue
         path = root / "autograded" / result.student / assignment / f"{name}.ipynb"
         try:
-            nb = nbformat.read(path, as_version=4)
+            nb = read(path)
         except Exception:
             continue
         found: list[str] = []

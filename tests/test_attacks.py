@@ -5,8 +5,10 @@ chapter-1 reference solution with ``to_chw`` (reshape instead of permute) and ``
 (equal weights) wrong, so that an attack that worked would show up as points the base does not
 earn. Code attacks live in ``tests/fixtures/attacks/<name>.py``: a header in the mutant fixtures'
 style (``# cell: <grade_id>`` of the solution cell it is appended to, ``# why: ...``, ``# report:
-<messages.py name>`` of the note the summary must show, or ``ok``), then the code; a body line
-``# cell: <grade_id>`` starts a second piece appended to another solution cell. Attacks on the
+<messages.py name>`` of the note the summary must show, or ``ok``; ``# base: <mutant>`` when
+the attack needs another known wrong answer under it: it is then compared with a student who
+submits that wrong answer without the attack), then the code; a body line ``# cell: <grade_id>``
+starts a second piece appended to another solution cell. Attacks on the
 notebook itself (not JSON, another nbformat, renamed, missing, test cells deleted, duplicated,
 edited, re-pointed, re-labelled) are built below from the base notebook.
 
@@ -58,6 +60,12 @@ class Attack:
     why: str
     report: str  # a messages.py NOTE_* name the summary line must show, or "ok"
     cells: dict[str, str] = field(default_factory=dict)  # grade_id -> code appended to it
+    base: tuple[str, ...] = ()  # ch01 mutants applied under the attack (and to its baseline)
+
+    @property
+    def baseline(self) -> str:
+        """The student it is compared with: the wrong base, or the base with its mutants."""
+        return f"baseline-{self.name}" if self.base else BASE
 
     def note(self) -> str:
         """The fixed text of the expected note (its template without the placeholders)."""
@@ -83,7 +91,9 @@ def load_attack(path: Path, port: int) -> Attack:
             cells.setdefault(current, "")
             continue
         cells[current] += line.replace("ATTACK_PORT", str(port)) + "\n"
-    return Attack(path.stem, " ".join(meta.get("why", [])), meta.get("report", ["ok"])[0], cells)
+    base = tuple(m.strip() for m in ",".join(meta.get("base", [])).split(",") if m.strip())
+    why = " ".join(meta.get("why", []))
+    return Attack(path.stem, why, meta.get("report", ["ok"])[0], cells, base)
 
 
 def code_attacks(port: int = 0) -> list[Attack]:
@@ -208,12 +218,15 @@ CELL_ATTACKS = {
 # --- the course -----------------------------------------------------------------------------
 
 
+def with_mutants(nb: nbformat.NotebookNode, names) -> nbformat.NotebookNode:
+    for name in names:
+        nb = fixtures.apply(nb, fixtures.parse(course.MUTANTS / CHAPTER / f"{name}.py"))
+    return nb
+
+
 def wrong_base(release: nbformat.NotebookNode, source: nbformat.NotebookNode):
     solution = fixtures.solved(release, source)
-    base = solution
-    for name in WRONG:
-        base = fixtures.apply(base, fixtures.parse(course.MUTANTS / CHAPTER / f"{name}.py"))
-    return solution, base
+    return solution, with_mutants(solution, WRONG)
 
 
 def submit_folder(root: Path, student: str) -> Path:
@@ -234,7 +247,10 @@ def build_course(root: Path, attacks: list[Attack], notebook_attacks: bool = Tru
     nbformat.write(base, submit_folder(root, BASE) / NOTEBOOK)
     expected = {}
     for attack in attacks:
-        nbformat.write(inject(base, attack), submit_folder(root, attack.name) / NOTEBOOK)
+        under = with_mutants(base, attack.base)
+        nbformat.write(inject(under, attack), submit_folder(root, attack.name) / NOTEBOOK)
+        if attack.base:
+            nbformat.write(under, submit_folder(root, attack.baseline) / NOTEBOOK)
         expected[attack.name] = attack
     if notebook_attacks:
         for name, (why, report, write) in NOTEBOOK_ATTACKS.items():
@@ -332,16 +348,18 @@ def batch(tmp_path_factory) -> Batch:
 
 def test_does_the_batch_grade_every_submission(batch):
     students = {r.student for r in batch.results}
-    assert students == {*HONEST, BASE, *batch.attacks}
+    baselines = {a.baseline for a in batch.attacks.values()}
+    assert students == {*HONEST, BASE, *batch.attacks, *baselines}
     assert batch.seconds < 900, "the limits must keep a hostile batch short"
 
 
 def test_does_no_attack_gain_points(batch):
-    """Every test cell scores at most what the wrong base scores there."""
+    """Every test cell scores at most what the wrong base (or the attack's baseline) scores."""
     base = scores(batch.root, BASE)
     assert sum(base.values()) == 8 and len(base) == 10, base  # the base really is wrong
     gained = {}
-    for name in batch.attacks:
+    for name, attack in batch.attacks.items():
+        base = scores(batch.root, attack.baseline)
         got = scores(batch.root, name)
         allowed = PUBLIC_ALLOWANCE.get(name, ())
         more = {k: v for k, v in got.items() if v > base.get(k, 0) and k not in allowed}

@@ -34,29 +34,41 @@ NBGRADER_SERVER_EXTENSIONS = [
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def jupyter(*args: str, env: dict[str, str]) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "jupyter", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return ANSI.sub("", proc.stdout + proc.stderr)
+def listings(env: dict[str, str], **commands: list[str]) -> dict[str, str]:
+    """Run several ``jupyter ... list`` commands at once (each imports the whole stack)."""
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for name, args in commands.items()
+    }
+    out = {}
+    for name, proc in procs.items():
+        text, _ = proc.communicate(timeout=180)
+        assert proc.returncode == 0, text
+        out[name] = ANSI.sub("", text)
+    return out
 
 
 def test_are_nbgraders_jupyterlab_extensions_installed_and_enabled_by_the_environment(tmp_path):
     """With no user configuration at all, are Validate, Formgrader and the course list on?"""
     from importlib.metadata import version
 
-    env = lab.isolated_jupyter_env(tmp_path)
-    labext = jupyter("labextension", "list", env=env)
+    found = listings(
+        lab.isolated_jupyter_env(tmp_path),
+        # what `jupyter labextension list` and `jupyter server extension list` run
+        labext=["jupyterlab.labextensions", "list"],
+        serverext=["jupyter_server.extension.serverextension", "list"],
+    )
+    labext, serverext = found["labext"], found["serverext"]
     assert re.search(
         rf"@jupyter/nbgrader v{re.escape(version('nbgrader'))} enabled\s+OK", labext
     ), labext
     assert sys.prefix in labext, "the lab extension should come from the environment"
-    serverext = jupyter("server", "extension", "list", env=env)
     for name in ["jupyterlab", *NBGRADER_SERVER_EXTENSIONS]:
         assert re.search(rf"^\s*{re.escape(name)} enabled\s*$", serverext, re.M), (name, serverext)
         assert re.search(rf"^\s*{re.escape(name)} .*OK\s*$", serverext, re.M), (name, serverext)

@@ -119,6 +119,8 @@ def _nbgrader_config(root: Path, opts: Options):
         cfg.HardenedExecute.source_root = str(root / source)
     default = Autograde.class_traits()["autograde_preprocessors"].default()
     cfg.Autograde.autograde_preprocessors = [executor if p is Execute else p for p in default]
+    # jupyter_client's manager and client without the fixed sleeps (kernelclient.py)
+    cfg.NotebookClient.kernel_manager_class = "autograder.kernelclient.GradingKernelManager"
     if opts.warm:
         cfg.Execute.kernel_name = KERNEL_NAME
     if opts.warm and opts.sandbox and _WARM is not None:

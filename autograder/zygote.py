@@ -38,7 +38,53 @@ PRELOAD = (
 )
 
 
+#: Arguments every forked kernel gets, as nbclient passes them to a kernel it starts itself
+#: (the launcher does not forward them): no history database on disk, no history thread.
+KERNEL_ARGV = ("--HistoryManager.hist_file=:memory:",)
+
+
+def _kernel_modules() -> list[str]:
+    """The modules an initialised ipykernel has loaded, in import order.
+
+    A throwaway child initialises an ``IPKernelApp`` (Unix sockets, threads: it is never forked
+    again), runs a cell that fails (the first traceback imports stack_data, pygments'
+    formatters...: half a second) and reports ``sys.modules``; whatever it imported beyond
+    PRELOAD (the debugger, psutil, sqlite3, IPython's extensions...) is what every kernel would
+    otherwise import again.
+    """
+    import tempfile
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read)
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            from ipykernel.kernelapp import IPKernelApp
+
+            with tempfile.TemporaryDirectory(prefix="cnn-zygote-") as tmp:
+                app = IPKernelApp.instance()
+                argv = ["-f", f"{tmp}/kernel.json", "--transport=ipc", f"--ip={tmp}/kernel"]
+                app.initialize(argv=[*argv, *KERNEL_ARGV])  # ipc: works without a network too
+                app.shell.run_cell("def f():\n    raise ValueError\nf()", store_history=False)
+                with os.fdopen(write, "w") as pipe:
+                    json.dump(list(sys.modules), pipe)
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        text = pipe.read()
+    os.waitpid(pid, 0)
+    try:
+        return list(json.loads(text))
+    except ValueError:  # the kernel could not start here: kernels will import it themselves
+        return []
+
+
 def preload() -> None:
+    import gc
     import importlib
 
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
@@ -47,6 +93,17 @@ def preload() -> None:
             importlib.import_module(name)
         except ImportError:  # a missing optional library only makes the kernel start slower
             pass
+    for name in _kernel_modules():
+        if name not in sys.modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # a module that imports only inside a running kernel
+                pass
+    # Move everything loaded so far out of the garbage collector's reach: a collection in a
+    # forked kernel would otherwise write to every object's header, copying the zygote's
+    # pages (torch's modules) one by one - hundreds of milliseconds per kernel.
+    gc.collect()  # garbage from the imports is freed, not frozen
+    gc.freeze()
 
 
 def _watch_launcher(launcher_pid: int) -> None:
@@ -74,13 +131,15 @@ def become_kernel(request: dict) -> None:
         numpy.random.seed()
     except ImportError:
         pass
+    if "torch" in sys.modules:  # torch seeds itself per process: every fork would share one
+        sys.modules["torch"].seed()
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     threading.Thread(target=_watch_launcher, args=(request["launcher_pid"],), daemon=True).start()
     from ipykernel.kernelapp import IPKernelApp
 
-    IPKernelApp.launch_instance(argv=["-f", request["connection_file"]])
+    IPKernelApp.launch_instance(argv=["-f", request["connection_file"], *KERNEL_ARGV])
 
 
 def _watch_connection(conn: socket.socket) -> None:

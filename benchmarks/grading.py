@@ -9,13 +9,23 @@ release: correct, partly wrong and blank work), then grades identical copies wit
 nbgrader (one process, one kernel per notebook, sequential) and with the grader at 1 and 2
 workers. It prints seconds per submission, submissions per minute and whether every score
 agrees. The per-notebook overhead is measured on tests/fixtures/course/tiny, whose cells take
-microseconds, so its grading time is overhead only.
+microseconds: each submission's grading time (from its marker, so without Dask's scheduling)
+minus the time its cells ran in the kernel (nbclient's ``record_timing`` metadata:
+``iopub.execute_input`` to ``shell.execute_reply``), median over the submissions a worker
+graded after its first (which also starts the zygote).
+
+``--output benchmarks/RESULTS.md`` appends the table with the date, commit and load average.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
+import os
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +34,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import course, fixtures
-from autograder.grade import Options, grade
+from autograder.grade import MARKER, Options, grade
 from autograder.nbgrader_tools import run_nbgrader
 
 TINY = course.ROOT / "tests" / "fixtures" / "course" / "notebooks" / "tiny"
@@ -39,8 +49,10 @@ def build(root: Path, chapter: str, source_dir: Path, n: int) -> None:
     release = nbformat.read(root / "release" / chapter / name, as_version=4)
     source = nbformat.read(source_dir / name, as_version=4)
     solution = fixtures.solved(release, source)
-    variants = [solution] + [fixtures.apply(solution, m) for m in fixtures.mutants(chapter)]
-    variants.append(release)
+    # correct and blank first, so that even a few submissions have both, then every mutant
+    variants = [solution, release] + [
+        fixtures.apply(solution, m) for m in fixtures.mutants(chapter)
+    ]
     for i in range(n):
         folder = root / "submitted" / f"student{i:03d}" / chapter
         folder.mkdir(parents=True)
@@ -54,16 +66,51 @@ def scores(root: Path, chapter: str) -> dict[str, float]:
         return {s.student.id: s.score for s in gb.assignment_submissions(chapter)}
 
 
+def _seconds(stamp: str) -> float:
+    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def overhead(root: Path, chapter: str, results) -> tuple[float, float, float]:
+    """Median per submission of: grading seconds, seconds the cells ran, the difference.
+
+    The first submission each worker graded is left out: it also started the zygote.
+    """
+    first: dict[str, tuple[str, float]] = {}
+    for r in results:  # results are sorted by student; a worker's first is its earliest marker
+        marker = root / "autograded" / r.student / chapter / MARKER
+        if r.worker not in first or marker.stat().st_mtime < first[r.worker][1]:
+            first[r.worker] = (r.student, marker.stat().st_mtime)
+    skip = {student for student, _ in first.values()}
+    grading, cells = [], []
+    for r in results:
+        if r.student in skip or not r.success:
+            continue
+        folder = root / "autograded" / r.student / chapter
+        grading.append(json.loads((folder / MARKER).read_text())["seconds"])
+        ran = 0.0
+        for path in folder.glob("*.ipynb"):
+            for cell in nbformat.read(path, as_version=4).cells:
+                t = cell.metadata.get("execution", {})
+                if "iopub.execute_input" in t and "shell.execute_reply" in t:
+                    ran += _seconds(t["shell.execute_reply"]) - _seconds(t["iopub.execute_input"])
+        cells.append(ran)
+    g, c = statistics.median(grading), statistics.median(cells)
+    return g, c, statistics.median(a - b for a, b in zip(grading, cells))
+
+
 def timed(fn, *args, **kwargs) -> float:
     start = time.perf_counter()
     fn(*args, **kwargs)
     return time.perf_counter() - start
 
 
-def bench(chapter: str, source_dir: Path, n: int, work: Path, plain: bool) -> list[str]:
+def bench(
+    chapter: str, source_dir: Path, n: int, work: Path, plain: bool
+) -> tuple[list[str], list[str]]:
+    """Rows of the throughput table, and (for the tiny notebook) rows of the overhead table."""
     base = work / chapter / "base"
     build(base, chapter, source_dir, n)
-    rows, reference = [], None
+    rows, extra, reference = [], [], None
     if plain:
         root = work / chapter / "plain"
         shutil.copytree(base, root)
@@ -77,37 +124,78 @@ def bench(chapter: str, source_dir: Path, n: int, work: Path, plain: bool) -> li
         root = work / chapter / f"grade{workers}"
         shutil.copytree(base, root)
         opts = Options(workers=workers)
-        seconds = timed(grade, root, chapter, opts, progress=False)
+        start = time.perf_counter()
+        results = grade(root, chapter, opts, progress=False)
+        seconds = time.perf_counter() - start
         got = scores(root, chapter)
+        if chapter == "tiny":
+            g, c, o = overhead(root, chapter, results)
+            extra.append(f"| {workers} | {g:.3f} | {c:.3f} | {o:.3f} |")
         same = "n/a" if reference is None else ("identical" if got == reference else "DIFFERENT")
         rows.append(
             f"| {chapter} | autograder grade, {workers} worker(s) | {n} | {seconds / n:.2f}"
             f" | {60 * n / seconds:.1f} | {same} |"
         )
-    return rows
+    return rows, extra
+
+
+def context() -> str:
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=course.ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    when = datetime.datetime.now().astimezone().isoformat(timespec="minutes")
+    return f"{when}, commit {commit or 'unknown'}, {os.cpu_count()} CPUs, load average {load}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chapters", nargs="*", default=None)
     parser.add_argument("--per-chapter", type=int, default=40)
+    parser.add_argument(
+        "--tiny", type=int, help="submissions of the tiny notebook (--per-chapter; 0: skip it)"
+    )
+    parser.add_argument("--label", default="", help="added to the header (what was measured)")
     parser.add_argument("--skip-plain", action="store_true", help="do not time plain nbgrader")
+    parser.add_argument("--output", type=Path, help="append the tables to this Markdown file")
     args = parser.parse_args()
     chapters = args.chapters or course.existing_chapters()
     header = [
         "| chapter | grader | submissions | s / submission | submissions / min | scores |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
+    started = context()
     with tempfile.TemporaryDirectory(prefix="cnn-bench-") as tmp:
-        rows = bench("tiny", TINY, args.per_chapter, Path(tmp), not args.skip_plain)
-        print("\n".join(header + rows), flush=True)
+        n_tiny = args.per_chapter if args.tiny is None else args.tiny
+        rows, tiny = (
+            bench("tiny", TINY, n_tiny, Path(tmp), not args.skip_plain) if n_tiny else ([], [])
+        )
+        print("\n".join(header + rows + tiny), flush=True)
         for chapter in chapters:
-            more = bench(
+            more, _ = bench(
                 chapter, course.SOURCE / chapter, args.per_chapter, Path(tmp), not args.skip_plain
             )
             rows += more
             print("\n".join(more), flush=True)
-    print("\n".join(["", *header, *rows]))
+    report = [
+        f"Started {started}; finished {context()}. {args.label}".rstrip(),
+        "",
+        *header,
+        *rows,
+    ]
+    if tiny:
+        report += [
+            "",
+            "Per-notebook overhead, tiny notebook (medians over submissions, seconds):",
+            "",
+            "| workers | grading | cells ran | overhead |",
+            "| --- | --- | --- | --- |",
+            *tiny,
+        ]
+    print("\n".join(["", *report]))
+    if args.output:
+        with args.output.open("a") as f:
+            f.write("\n".join(["", f"## {started.split(',')[0]}", "", *report, ""]))
     return 0
 
 

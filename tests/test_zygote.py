@@ -1,0 +1,56 @@
+"""Does a kernel forked from the zygote behave like a freshly started ipykernel?"""
+
+from __future__ import annotations
+
+import os
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from autograder.warm import KERNEL_NAME, WarmKernels
+
+PROBE = """\
+import os, random, sys
+import numpy, torch
+print(torch.initial_seed(), random.random(), numpy.random.rand())
+print(os.getcwd(), os.environ.get("CNN_PROBE"))
+print(get_ipython().history_manager.hist_file, "leftover" in dir())
+leftover = 1
+"""
+
+
+@pytest.fixture(scope="module")
+def warm():
+    kernels = WarmKernels().start()
+    yield kernels
+    kernels.stop()
+    if kernels.process is not None and kernels.process.stdout is not None:
+        kernels.process.stdout.close()  # the "ready" pipe
+
+
+def run(folder, monkeypatch) -> tuple[list[str], dict]:
+    monkeypatch.setenv("CNN_PROBE", folder.name)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(PROBE), nbformat.v4.new_code_cell("1 / 0")]
+    NotebookClient(
+        nb,
+        kernel_name=KERNEL_NAME,
+        kernel_manager_class="autograder.kernelclient.GradingKernelManager",
+        allow_errors=True,
+        resources={"metadata": {"path": str(folder)}},
+    ).execute()
+    return nb.cells[0].outputs[0]["text"].splitlines(), nb.cells[1].outputs[0]
+
+
+def test_does_each_forked_kernel_start_fresh(warm, tmp_path, monkeypatch):
+    """New RNG seeds (torch too), the request's cwd and env, no history file, empty namespace."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, error = run(tmp_path / "a", monkeypatch)
+    second, _ = run(tmp_path / "b", monkeypatch)
+    assert all(a != b for a, b in zip(first[0].split(), second[0].split()))  # torch too
+    assert first[1] == f"{os.path.realpath(tmp_path / 'a')} a"
+    assert second[1] == f"{os.path.realpath(tmp_path / 'b')} b"
+    assert first[2] == second[2] == ":memory: False"
+    assert error["ename"] == "ZeroDivisionError"  # tracebacks work in a forked kernel

@@ -92,12 +92,14 @@ class Encoder:
             return value if math.isfinite(value) else {"float": repr(value)}
         if isinstance(value, torch.Tensor):
             return self._tensor(value)
-        if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
-            items = [self.encode(v, depth + 1) for v in value]
-            return {"list": items} if isinstance(value, list) else {"tuple": items}
-        if type(value) is dict:
+        if isinstance(value, torch.Size):
+            return {"size": [int(v) for v in value]}
+        if isinstance(value, (list, tuple)):  # subclasses (namedtuples) arrive as the base
+            base = list if isinstance(value, list) else tuple
+            return {base.__name__: [self.encode(v, depth + 1) for v in base.__iter__(value)]}
+        if isinstance(value, dict):
             return {"dict": [[self.encode(k, depth + 1), self.encode(v, depth + 1)]
-                             for k, v in value.items()]}  # fmt: skip
+                             for k, v in dict.items(value)]}  # fmt: skip
         if type(value) in (set, frozenset):
             return {"set": [self.encode(v, depth + 1) for v in value]}
         if type(value) is complex:
@@ -108,8 +110,6 @@ class Encoder:
             return {"dtype": str(value).removeprefix("torch.")}
         if isinstance(value, torch.device):
             return {"device": str(value)}
-        if isinstance(value, torch.Size):
-            return {"size": [int(v) for v in value]}
         if type(value) is slice:
             return {
                 "slice": [self.encode(v, depth + 1) for v in (value.start, value.stop, value.step)]

@@ -160,10 +160,26 @@ def test_the_student_cannot_ask_for_the_graders_names_or_run_code_there():
     a.close()
 
 
-def test_modules_cross_by_name_only(pair):
+def test_modules_are_only_named_never_sent(pair):
     grader, ns = pair
     ns["math"] = __import__("math")
     assert grader.request("globals", names=["math"]) == {"math": {"module": "math"}}
+
+
+def test_proxies_never_pass_for_tensors_or_other_by_value_types():
+    forged = ["torch:Tensor", "torch._C:TensorBase", "builtins:tuple", "builtins:object"]
+    assert bridge._stand_in(forged) is None
+    assert bridge._stand_in(["torch.nn.modules.module:Module", "builtins:object"]) is not None
+
+
+def test_replies_bring_back_random_states_but_not_dtype_or_grad_mode():
+    torch.manual_seed(3)
+    ctx = bridge._context()
+    expected = torch.rand(1)
+    ctx["default_dtype"], ctx["grad"] = torch.float64, False
+    bridge._restore(ctx, rng_only=True)  # what the grader does with a student's reply
+    assert torch.equal(torch.rand(1), expected)
+    assert torch.get_default_dtype() == torch.float32 and torch.is_grad_enabled()
 
 
 def test_free_names_are_what_a_cell_reads_but_does_not_define():

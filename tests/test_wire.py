@@ -54,6 +54,14 @@ def test_tensor_flags_and_special_tensors():
     assert roundtrip(torch.tensor(7)).item() == 7
 
 
+def test_container_subclasses_arrive_as_their_base():
+    from collections import OrderedDict, namedtuple
+
+    pair = namedtuple("Pair", "x y")(1, 2)
+    assert roundtrip(pair) == (1, 2) and type(roundtrip(pair)) is tuple
+    assert type(roundtrip(OrderedDict(a=1))) is dict
+
+
 def test_tensor_subclasses_arrive_as_plain_tensors():
     class Sneaky(torch.Tensor):
         pass

@@ -1,0 +1,85 @@
+"""Does the hardened grader judge in its own kernel, from the course source?
+
+A tiny assignment (tests/fixtures/course) keeps each notebook fast. The attacks here rewrite the
+student's interpreter (assert-stripping compile, a patched AssertionError) or the notebook's test
+cells; under plain nbgrader they gain points (the control), under the hardened grader they do not.
+The full adversarial suite against a course chapter is tests/test_attacks.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from test_grade import cell_scores, make_course, submit
+
+from autograder.grade import Options, grade
+
+WRONG_ADD = "def add(a, b):\n    return 0\n"
+STRIP_ASSERTS = (
+    "import builtins\n"
+    "_compile = builtins.compile\n"
+    "def _no_asserts(source, filename, mode, flags=0, dont_inherit=False, optimize=-1, **kw):\n"
+    "    return _compile(source, filename, mode, flags, dont_inherit, 2)\n"
+    "builtins.compile = _no_asserts\n"
+)
+PATCH_ASSERTION = "import builtins\nbuiltins.AssertionError = type('Nope', (Exception,), {})\n"
+
+
+def attack(root: Path, student: str, payload: str) -> None:
+    """A wrong `add` with an attack appended to its cell."""
+    submit(root, student, "solved")
+    path = root / "submitted" / student / "tiny" / "tiny.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade_id") == "add":
+            cell.source = WRONG_ADD + payload
+        if meta.get("grade_id") == "test_add" and student == "edits_test":
+            cell.source = "pass"
+    nbformat.write(nb, path)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """One course, graded twice: plain nbgrader pipeline (unhardened) and hardened."""
+    runs = {}
+    for hardened in (False, True):
+        root = make_course(tmp_path_factory.mktemp("hardened") / "course")
+        submit(root, "honest", "solved")
+        attack(root, "wrong", "")
+        attack(root, "strips_asserts", STRIP_ASSERTS)
+        attack(root, "patches_assertion", PATCH_ASSERTION)
+        attack(root, "edits_test", "")
+        results = grade(root, "tiny", Options(workers=1, hardened=hardened), progress=False)
+        assert all(r.success for r in results), [r.error[-300:] for r in results]
+        runs[hardened] = (root, cell_scores(root))
+    return runs
+
+
+def add_points(scores: dict, student: str) -> float:
+    return scores[(student, "test_add")] + scores[(student, "test_add_hidden")]
+
+
+def test_the_attacks_gain_points_without_hardening(graded):
+    _, scores = graded[False]
+    assert add_points(scores, "wrong") == 0
+    for student in ("strips_asserts", "patches_assertion", "edits_test"):
+        assert add_points(scores, student) > 0, student
+
+
+def test_hardened_verdicts_ignore_the_students_interpreter_and_test_cells(graded):
+    _, scores = graded[True]
+    assert add_points(scores, "honest") == 3
+    for student in ("wrong", "strips_asserts", "patches_assertion", "edits_test"):
+        assert add_points(scores, student) == 0, student
+    # the other exercise is judged as usual: the attack did not cost the honest part
+    assert scores[("strips_asserts", "test_square")] == 1
+
+
+def test_honest_students_score_the_same_either_way(graded):
+    plain, hardened = graded[False][1], graded[True][1]
+    honest = {k: v for k, v in plain.items() if k[0] == "honest"}
+    assert honest == {k: v for k, v in hardened.items() if k[0] == "honest"}
+    assert sum(honest.values()) == 5

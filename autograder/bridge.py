@@ -347,17 +347,21 @@ class Endpoint:
 
     def _serve_one(self, op: str, body: Any) -> None:
         ctx = body.get("ctx") if isinstance(body, dict) else None
+        wrapped = None
         try:
             if not isinstance(body, dict) or not isinstance(ctx, dict):
                 raise wire.WireError("a malformed request")
             if self.trusted and op not in STUDENT_MAY:
                 raise PermissionError(f"the student's process may not ask for {op!r}")
-            with _Wrapped(ctx, self.namespace) as wrapped:
+            wrapped = _Wrapped(ctx, self.namespace)
+            with wrapped:
                 value = self._perform(op, body)
             reply = {"value": value, "ctx": _context(), "meta_writes": wrapped.findings()}
             header, buffers = wire.encode(reply, self.export)
         except BaseException as error:  # the student's code may raise anything, even SystemExit
             reply = {"error": _describe(error)}
+            if wrapped is not None:  # what the spies saw before the code failed counts too
+                reply["meta_writes"] = wrapped.findings()
             try:
                 reply["ctx"] = _context()
             except Exception:

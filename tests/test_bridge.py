@@ -10,7 +10,7 @@ import torch
 
 from autograder import bridge
 from autograder.checks import CheckFailure, call, check_device_follows_input, forbid
-from autograder.devices import SameDevice
+from autograder.devices import MetaWriteSpy, SameDevice
 
 
 @pytest.fixture
@@ -115,6 +115,22 @@ def test_checking_contexts_wrap_the_students_code(pair):
             mixed(torch.ones(3, device="meta"))
     with pytest.raises(CheckFailure):
         check_device_follows_input(mixed, torch.ones(3), name="mixed(x)")
+
+
+def test_spies_report_what_they_saw_even_when_the_students_code_fails(pair):
+    grader, ns = pair
+
+    def cpu_result(x):
+        y = torch.zeros(x.shape)
+        y[0] = x[0]  # fails on meta input ("Cannot copy out of meta tensor") after the write
+        return y
+
+    (fn,) = fetch(grader, ns, cpu_result=cpu_result)
+    with MetaWriteSpy() as spy:
+        with pytest.raises((RuntimeError, NotImplementedError)):
+            fn(torch.ones(3, device="meta"))
+    # both ends share this test's process: one entry is this spy's own, one the student side's
+    assert spy.found == ["__setitem__", "__setitem__"]
 
 
 def test_the_student_may_not_reach_into_the_graders_objects(pair):

@@ -56,6 +56,15 @@ LAB_SETTINGS = {
 }
 
 
+#: nbgrader config a student's machine could have in ~/.jupyter: Validate runs nbclient, which
+#: waits only 4 s for a kernel's output after its reply; on a loaded CI machine that can fail a
+#: cell that ran fine. (Read by the Validate handler from the Jupyter config path.)
+NBGRADER_USER_CONFIG = """\
+c = get_config()  # noqa: F821
+c.Execute.iopub_timeout = 60
+"""
+
+
 def find_chromium() -> str | None:
     """The Chromium binary to drive: $CNN_CHROMIUM, else Debian's, else None."""
     configured = os.environ.get("CNN_CHROMIUM")
@@ -160,6 +169,7 @@ def jupyter_lab(root: Path, home: Path, tries: int = 3) -> Iterator[LabServer]:
         target = settings / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(value))
+    (Path(env["JUPYTER_CONFIG_DIR"]) / "nbgrader_config.py").write_text(NBGRADER_USER_CONFIG)
     for attempt in range(1, tries + 1):
         server = _start(root, home, env)
         try:
@@ -324,9 +334,20 @@ class Notebook:
         return found
 
     def run_all(self) -> None:
+        """Run → Run All Cells, and wait until every cell has run (or the first error)."""
+        prompt = ".jp-NotebookPanel .jp-CodeCell .jp-InputArea-prompt"
+        before = self.page.locator(prompt).first.text_content()
         self.menu("Run", "Run All Cells")
-        # Run All queues every cell at once; give the first a moment to show [*].
-        self.page.wait_for_timeout(500)
+        # Run All queues every cell at once: the first code cell's prompt changes (to [*], then
+        # to a new count) before the kernel can be seen idle again.
+        self.page.wait_for_function(
+            """([selector, before]) => {
+                const p = document.querySelector(selector);
+                return p && p.textContent !== before;
+            }""",
+            arg=[prompt, before],
+            timeout=RUN_TIMEOUT_MS,
+        )
         self.wait_idle()
 
     def set_source(self, index: int, text: str) -> None:
@@ -343,10 +364,17 @@ class Notebook:
         """Save from the browser and return what landed on disk."""
         before = self.path.stat().st_mtime_ns
         self.page.keyboard.press("ControlOrMeta+s")
+        # The server rewrites the file in place: wait for a new version that is complete.
         deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
-        while self.path.stat().st_mtime_ns == before and time.monotonic() < deadline:
+        while True:
+            if self.path.stat().st_mtime_ns != before:
+                try:
+                    return nbformat.read(self.path, as_version=4)
+                except ValueError:  # nbformat.reader.NotJSONError
+                    pass  # caught half-written
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.relpath} was not saved in {UI_TIMEOUT_MS} ms")
             time.sleep(0.2)
-        return nbformat.read(self.path, as_version=4)
 
     def validate(self) -> tuple[str, str]:
         """Press nbgrader's Validate button; return (result kind, dialog text) and close it.

@@ -1,8 +1,8 @@
 """Does a student's JupyterLab work: the chapter runs, and nbgrader's Validate button answers?
 
 The end-to-end test starts a real ``jupyter lab`` on a student release and drives it in headless
-Chromium (Debian's, through Playwright). Screenshots of every step go to $CNN_ARTIFACTS
-(default ``artifacts/browser/``). Helpers: tests/browser/lab.py.
+Chromium (Debian's, through Playwright). Screenshots of every step and their timings go to
+``student/`` under $CNN_ARTIFACTS (default ``artifacts/browser/``). Helpers: tests/browser/lab.py.
 """
 
 from __future__ import annotations

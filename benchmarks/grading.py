@@ -105,12 +105,12 @@ def timed(fn, *args, **kwargs) -> float:
 
 
 def bench(
-    chapter: str, source_dir: Path, n: int, work: Path, plain: bool
+    chapter: str, source_dir: Path, n: int, work: Path, plain: bool, options: dict
 ) -> tuple[list[str], list[str]]:
     """Rows of the throughput table, and (for the tiny notebook) rows of the overhead table."""
     base = work / chapter / "base"
     build(base, chapter, source_dir, n)
-    rows, extra, reference = [], [], None
+    rows, overheads, reference = [], [], None
     if plain:
         root = work / chapter / "plain"
         shutil.copytree(base, root)
@@ -123,20 +123,27 @@ def bench(
     for workers in (1, 2):
         root = work / chapter / f"grade{workers}"
         shutil.copytree(base, root)
-        opts = Options(workers=workers)
+        opts = Options(workers=workers, **options)
         start = time.perf_counter()
         results = grade(root, chapter, opts, progress=False)
         seconds = time.perf_counter() - start
         got = scores(root, chapter)
         if chapter == "tiny":
             g, c, o = overhead(root, chapter, results)
-            extra.append(f"| {workers} | {g:.3f} | {c:.3f} | {o:.3f} |")
+            overheads.append(f"| {workers} | {g:.3f} | {c:.3f} | {o:.3f} |")
         same = "n/a" if reference is None else ("identical" if got == reference else "DIFFERENT")
         rows.append(
             f"| {chapter} | autograder grade, {workers} worker(s) | {n} | {seconds / n:.2f}"
             f" | {60 * n / seconds:.1f} | {same} |"
         )
-    return rows, extra
+    return rows, overheads
+
+
+def off(args) -> dict[str, bool]:
+    """The Options switched off on the command line (those this commit's Options has)."""
+    fields = Options.__dataclass_fields__
+    wanted = {"hardened": args.no_hardened, "sandbox": args.no_sandbox}
+    return {k: False for k, v in wanted.items() if v and k in fields}
 
 
 def context() -> str:
@@ -158,7 +165,10 @@ def main() -> int:
     parser.add_argument("--label", default="", help="added to the header (what was measured)")
     parser.add_argument("--skip-plain", action="store_true", help="do not time plain nbgrader")
     parser.add_argument("--output", type=Path, help="append the tables to this Markdown file")
+    parser.add_argument("--no-hardened", action="store_true", help="Options(hardened=False)")
+    parser.add_argument("--no-sandbox", action="store_true", help="Options(sandbox=False)")
     args = parser.parse_args()
+    extra = off(args)
     chapters = args.chapters or course.existing_chapters()
     header = [
         "| chapter | grader | submissions | s / submission | submissions / min | scores |",
@@ -168,17 +178,24 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="cnn-bench-") as tmp:
         n_tiny = args.per_chapter if args.tiny is None else args.tiny
         rows, tiny = (
-            bench("tiny", TINY, n_tiny, Path(tmp), not args.skip_plain) if n_tiny else ([], [])
+            bench("tiny", TINY, n_tiny, Path(tmp), not args.skip_plain, extra)
+            if n_tiny
+            else ([], [])
         )
         print("\n".join(header + rows + tiny), flush=True)
         for chapter in chapters:
             more, _ = bench(
-                chapter, course.SOURCE / chapter, args.per_chapter, Path(tmp), not args.skip_plain
+                chapter,
+                course.SOURCE / chapter,
+                args.per_chapter,
+                Path(tmp),
+                not args.skip_plain,
+                extra,
             )
             rows += more
             print("\n".join(more), flush=True)
     report = [
-        f"Started {started}; finished {context()}. {args.label}".rstrip(),
+        f"Started {started}; finished {context()}. Options: {extra or 'defaults'}. {args.label}",
         "",
         *header,
         *rows,

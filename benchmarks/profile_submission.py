@@ -98,13 +98,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=12, help="submissions (the first is not counted)")
     parser.add_argument("--cold", action="store_true", help="plain kernels, not forked")
+    parser.add_argument("--no-hardened", action="store_true", help="Options(hardened=False)")
+    parser.add_argument("--no-sandbox", action="store_true", help="Options(sandbox=False)")
     args = parser.parse_args()
+    fields = G.Options.__dataclass_fields__
+    wanted = {"hardened": args.no_hardened, "sandbox": args.no_sandbox}
+    extra = {k: False for k, v in wanted.items() if v and k in fields}
     instrument()
     with tempfile.TemporaryDirectory(prefix="cnn-profile-") as tmp:
         root = make_course(Path(tmp) / "course")
         for i in range(args.n):
             submit(root, f"s{i:03d}", "blank" if i % 2 else "correct")
-        opts = G.Options(warm=not args.cold)
+        opts = G.Options(warm=not args.cold, **extra)
         totals = []
         for i in range(args.n):
             if i == 1:
@@ -120,7 +125,9 @@ def main() -> int:
             G._WARM.stop()
         shutil.rmtree(root, ignore_errors=True)
     n = len(totals)
-    print(f"grade_one: median {1000 * statistics.median(totals):.0f} ms over {n} submissions")
+    print(
+        f"grade_one: median {1000 * statistics.median(totals):.0f} ms over {n} submissions", extra
+    )
     print(f"{'phase':<52} {'ms / submission':>16} {'calls':>6} {'median ms / call':>17}")
     for label, values in sorted(TIMES.items()):
         print(

@@ -292,10 +292,11 @@ def grade(root: Path, assignment: str, opts: Options = Options(), progress: bool
 
 
 def _notes(root: Path, assignment: str, result: Result, gb, opts: Options) -> list[str]:
-    """What went wrong in one submission, in short, from its autograded notebook and Result.
+    """What went wrong in one submission, in short, from its notebooks and Result.
 
-    A dead kernel and its cause, an interrupted cell, a truncated output, test cells the
-    assignment does not have or that are missing, a notebook that is missing or unreadable.
+    From the submitted notebook: missing or unreadable; test cells it claims that the assignment
+    does not have, duplicated, missing, re-labelled or edited. From the autograded one: a dead
+    kernel and why, an interrupted cell, a truncated output, a test cell the grader did not run.
     (Outputs of the student's own cells are the student's: a note can be faked, a score not.)
     """
     import warnings
@@ -311,10 +312,7 @@ def _notes(root: Path, assignment: str, result: Result, gb, opts: Options) -> li
             return nbformat.read(path, as_version=4)
 
     try:
-        expected = {
-            nb.name: {c.name for c in nb.grade_cells}
-            for nb in gb.find_assignment(assignment).notebooks
-        }
+        notebooks = gb.find_assignment(assignment).notebooks
     except MissingEntry:
         return []
     died = {
@@ -326,10 +324,10 @@ def _notes(root: Path, assignment: str, result: Result, gb, opts: Options) -> li
     }
     truncated = M.OUTPUT_TRUNCATED.split("{")[0].strip()
     notes: list[str] = []
-    for name, grade_ids in sorted(expected.items()):
-        submitted = root / "submitted" / result.student / assignment / f"{name}.ipynb"
+    for notebook in sorted(notebooks, key=lambda n: n.name):
+        submitted = root / "submitted" / result.student / assignment / f"{notebook.name}.ipynb"
         try:
-            read(submitted)
+            sub = read(submitted)
         except FileNotFoundError:
             notes.append(M.NOTE_NOTEBOOK_MISSING.format(path=submitted.name))
             continue
@@ -337,32 +335,20 @@ def _notes(root: Path, assignment: str, result: Result, gb, opts: Options) -> li
             detail = f"{type(error).__name__}: {str(error).strip()}".splitlines()[0][:80]
             notes.append(M.NOTE_NOTEBOOK_UNREADABLE.format(path=submitted.name, detail=detail))
             continue
-        path = root / "autograded" / result.student / assignment / f"{name}.ipynb"
+        found = _cell_notes(sub, notebook)
         try:
-            nb = read(path)
+            nb = read(root / "autograded" / result.student / assignment / submitted.name)
         except Exception:
-            continue
-        found: list[str] = []
-        unknown: list[str] = []
+            nb = nbformat.v4.new_notebook()
         for cell in nb.cells:
-            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             for out in cell.get("outputs", []):
-                if out.get("output_type") == "error":
-                    ename, evalue = out.get("ename", ""), out.get("evalue", "")
-                    if ename == "KernelDied" and evalue in died:
-                        found.append(died[evalue])
-                    elif ename == "UnknownTest" and grade_id:
-                        unknown.append(str(grade_id))
-                    elif ename == "KeyboardInterrupt":
-                        found.append(M.NOTE_INTERRUPTED)
-                elif out.get("output_type") == "stream" and truncated in out.get("text", ""):
+                ename, evalue = out.get("ename", ""), out.get("evalue", "")
+                if ename == "KernelDied" and evalue in died:
+                    found.append(died[evalue])
+                elif ename in ("KeyboardInterrupt", "CellTimeoutError"):
+                    found.append(M.NOTE_INTERRUPTED)
+                elif truncated in str(out.get("text", "")):
                     found.append(M.NOTE_OUTPUT_TRUNCATED)
-        present = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells}
-        missing = sorted(grade_ids - present)
-        if unknown:
-            found.append(M.NOTE_UNKNOWN_TEST.format(name=", ".join(sorted(set(unknown)))))
-        if missing:
-            found.append(M.NOTE_MISSING_TESTS.format(name=", ".join(missing)))
         notes += [n for i, n in enumerate(found) if n not in found[:i]]
     if not result.success and not notes:
         lines = result.error.strip().splitlines() or ["unknown error"]

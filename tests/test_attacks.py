@@ -202,16 +202,28 @@ NOTEBOOK_ATTACKS = {
 #: name -> (why, note, edit of the base notebook in place)
 CELL_ATTACKS = {
     "tests_deleted": ("the failing test cells are deleted", "NOTE_MISSING_TESTS", _deleted),
-    "tests_duplicated": ("passing test cells are copied 3 times", "ok", _duplicated),
-    "tests_edited": ("failing test cells are unlocked and emptied", "ok", _edited),
-    "tests_points": ("passing test cells claim 100 points", "ok", _points),
+    "tests_duplicated": (
+        "passing test cells are copied 3 times",
+        "NOTE_DUPLICATE_CELLS",
+        _duplicated,
+    ),
+    "tests_edited": (
+        "failing test cells are unlocked and emptied",
+        "NOTE_EDITED_TESTS",
+        _edited,
+    ),
+    "tests_points": ("passing test cells claim 100 points", "NOTE_CHANGED_TESTS", _points),
     "tests_renamed": (
         "failing test cells get new grade_ids worth 10 points",
         "NOTE_UNKNOWN_TEST",
         _renamed_ids,
     ),
     "tests_swapped_ids": ("failing and passing test cells swap grade_ids", "ok", _swapped_ids),
-    "tests_made_solution": ("failing test cells are marked solution cells", "ok", _made_solution),
+    "tests_made_solution": (
+        "failing test cells are marked solution cells",
+        "NOTE_CHANGED_TESTS",
+        _made_solution,
+    ),
 }
 
 
@@ -346,6 +358,7 @@ def batch(tmp_path_factory) -> Batch:
     return Batch(root, attacks, results, seconds, table, server.served)
 
 
+@pytest.mark.slow
 def test_does_the_batch_grade_every_submission(batch):
     students = {r.student for r in batch.results}
     baselines = {a.baseline for a in batch.attacks.values()}
@@ -353,6 +366,7 @@ def test_does_the_batch_grade_every_submission(batch):
     assert batch.seconds < 900, "the limits must keep a hostile batch short"
 
 
+@pytest.mark.slow
 def test_does_no_attack_gain_points(batch):
     """Every test cell scores at most what the wrong base (or the attack's baseline) scores."""
     base = scores(batch.root, BASE)
@@ -368,12 +382,25 @@ def test_does_no_attack_gain_points(batch):
     assert not gained, f"attacks that gained points: {gained}"
 
 
+@pytest.mark.slow
+def test_does_a_code_attack_cost_only_its_own_cells(batch):
+    """The grader survives every code attack: the notebook is graded, not failed as a whole."""
+    failed = {
+        r.student: (r.error.strip().splitlines() or ["?"])[-1][:200]
+        for r in batch.results
+        if not r.success and r.student in batch.attacks and batch.attacks[r.student].cells
+    }
+    assert not failed, f"grading failed as a whole for: {failed}"
+
+
+@pytest.mark.slow
 def test_does_hard_coding_the_public_test_fail_the_hidden_one(batch):
     got = scores(batch.root, "hardcode_public")
     assert got["test_to_chw"] == 1 and got["test_rgb_to_gray"] == 1
     assert got["test_layout_hidden"] == 0 and got["test_rgb_to_gray_hidden"] == 0
 
 
+@pytest.mark.slow
 def test_are_honest_students_graded_as_without_the_attackers(batch, tmp_path):
     alone = tmp_path / "course"
     build_course(alone, [], notebook_attacks=False)
@@ -386,10 +413,12 @@ def test_are_honest_students_graded_as_without_the_attackers(batch, tmp_path):
         assert all(c.score == c.max_score for c in got.values()), got
 
 
+@pytest.mark.slow
 def test_did_no_submission_reach_the_network(batch):
     assert batch.served == 0, "a sandboxed kernel connected to the host's loopback"
 
 
+@pytest.mark.slow
 def test_does_the_summary_have_a_clear_line_for_each_attacker(batch):
     lines = {line.split()[0]: line for line in batch.table.splitlines()[1:-1]}
     missing = []
@@ -406,6 +435,7 @@ def test_does_the_summary_have_a_clear_line_for_each_attacker(batch):
 CONTROL = ("compile_rewrite", "allclose_patch", "checks_attr_patch", "read_source_notebook")
 
 
+@pytest.mark.slow
 def test_do_the_key_attacks_gain_points_under_plain_grading(tmp_path):
     """The control: without the hardened grader and the sandbox these attacks do pay."""
     root = tmp_path / "course"

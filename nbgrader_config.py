@@ -28,6 +28,8 @@ c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 # A kernel on a busy grading machine can take long to start; do not fail the notebook for it.
 c.Execute.startup_timeout = 180
+# ...nor a cell whose last output arrives late (nbclient waits 4 s by default; seen at load 65).
+c.Execute.iopub_timeout = 30
 
 # Students' code must not depend on a GPU being present; the release is generated without
 # executing anything, so no outputs leak.

@@ -34,6 +34,7 @@ class CheckFailure(AssertionError):
 
 
 def _fail(message: str) -> None:
+    __tracebackhide__ = True  # IPython shows the student the message, not our frames
     raise CheckFailure(message)
 
 
@@ -61,6 +62,7 @@ def call(fn: Callable[..., Any], *args: Any, name: str | None = None, **kwargs: 
     correct answer must not cost points. ``NotImplementedError`` (the release's placeholder)
     becomes a message that says the exercise is not done yet.
     """
+    __tracebackhide__ = True  # IPython shows the student the message, not our frames
     label = name or getattr(fn, "__name__", "your function")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -152,6 +154,7 @@ def check_tensor(
     with the tolerance for ``expected.dtype`` unless ``atol``/``rtol`` are given. ``mistakes``
     lists known wrong answers with the hint to give when the result equals one of them.
     """
+    __tracebackhide__ = True  # IPython shows the student the message, not our frames
     default_atol, default_rtol = tolerance(expected.dtype)
     atol = default_atol if atol is None else atol
     rtol = default_rtol if rtol is None else rtol
@@ -202,6 +205,7 @@ def check_tensor(
 
 def check_shape(actual: Any, expected: Sequence[int], name: str) -> None:
     """Check only the type and shape of a tensor result."""
+    __tracebackhide__ = True  # IPython shows the student the message, not our frames
     if actual is None:
         _fail(M.RETURNED_NONE.format(name=name))
     if not isinstance(actual, torch.Tensor):
@@ -221,6 +225,7 @@ def check_device_follows_input(fn: Callable[..., Any], *args: Any, name: str) ->
     machine with no GPU. A function that cannot run on meta tensors for another reason (it
     reads values) is given the benefit of the doubt.
     """
+    __tracebackhide__ = True  # IPython shows the student the message, not our frames
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with contextlib.redirect_stderr(io.StringIO()):
@@ -238,6 +243,7 @@ def check_close(
     actual: Any, expected: float, name: str, *, atol: float = 1e-6, rtol: float = 1e-6
 ) -> None:
     """Check a real number (a Python number or a one-element tensor)."""
+    __tracebackhide__ = True  # IPython shows the student the message, not our frames
     if actual is None:
         _fail(M.RETURNED_NONE.format(name=name))
     if isinstance(actual, torch.Tensor) and actual.numel() == 1:
@@ -251,6 +257,7 @@ def check_close(
 
 def check_equal(actual: Any, expected: Any, name: str, *, hint: str = "") -> None:
     """Check a value that must be exactly equal (an int, a tuple of ints, a string...)."""
+    __tracebackhide__ = True  # IPython shows the student the message, not our frames
     if actual is None and expected is not None:
         _fail(M.RETURNED_NONE.format(name=name))
     if (

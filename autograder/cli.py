@@ -67,9 +67,12 @@ def cmd_grade(args: argparse.Namespace) -> int:
         warm=not args.cold,
         force=args.force,
         sandbox=not args.no_sandbox,
+        hardened=not args.unhardened,
     )
     if not opts.sandbox:
         print(f"\n{'!' * 78}\n{M.SANDBOX_OFF}\n{'!' * 78}\n", file=sys.stderr)
+    if not opts.hardened:
+        print(f"\n{'!' * 78}\n{M.HARDENED_OFF}\n{'!' * 78}\n", file=sys.stderr)
     root = Path(args.root)
     try:
         results = grade(root, args.assignment, opts)
@@ -121,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-sandbox",
         action="store_true",
         help="run student code with your rights: no bubblewrap sandbox (trusted code only)",
+    )
+    p.add_argument(
+        "--unhardened",
+        action="store_true",
+        help="test cells run in the student's kernel, as in nbgrader (they can be tampered with)",
     )
     p.set_defaults(run=cmd_grade)
 

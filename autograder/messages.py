@@ -120,6 +120,11 @@ HARDENED_UNKNOWN_TEST = (
     "This cell claims to be the test {grade_id!r}, which the assignment does not have:"
     " it was not run. Test cells must not be added, renamed or copied."
 )
+HARDENED_OFF = (
+    "WARNING: --unhardened: test cells run in the student's kernel, as under plain nbgrader."
+    " Code in the notebook can redefine the checks, torch.allclose, AssertionError or compile"
+    " and gain points it did not earn. Grade only code you trust this way."
+)
 HARDENED_TRUSTED_FAILED = (
     "The grader could not run this test (its own kernel failed). This is not your fault:"
     " tell your instructor."

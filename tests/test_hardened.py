@@ -83,3 +83,13 @@ def test_honest_students_score_the_same_either_way(graded):
     honest = {k: v for k, v in plain.items() if k[0] == "honest"}
     assert honest == {k: v for k, v in hardened.items() if k[0] == "honest"}
     assert sum(honest.values()) == 5
+
+
+def test_does_unhardened_warn_loudly(capsys, tmp_path):
+    from autograder import course
+    from autograder import messages as M
+    from autograder.cli import main
+
+    (tmp_path / "nbgrader_config.py").write_text(course.NBGRADER_CONFIG.read_text())
+    assert main(["grade", "tiny", "--root", str(tmp_path), "--unhardened"]) == 2
+    assert M.HARDENED_OFF in capsys.readouterr().err

@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
@@ -115,3 +115,13 @@ class ResilientExecute(Execute):
             self._dead_reason = self._why_dead()
             cell.outputs.append(_error("KernelDied", self._dead_reason))
             return cell, self.resources
+        except CellTimeoutError:  # it ignored the interrupt (e.g. catches KeyboardInterrupt)
+            self._kill_kernel()
+            self._dead_reason = M.KERNEL_CELL_TIMEOUT.format(seconds=self.timeout)
+            cell.outputs.append(_error("KernelDied", self._dead_reason))
+            return cell, self.resources
+
+    def _kill_kernel(self) -> None:
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            os.kill(process.pid, signal.SIGTERM)  # the launcher takes its kernel with it

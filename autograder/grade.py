@@ -291,6 +291,43 @@ def grade(root: Path, assignment: str, opts: Options = Options(), progress: bool
     return sorted(results, key=lambda r: r.student)
 
 
+def _cell_notes(submitted, notebook) -> list[str]:
+    """Notes on the nbgrader cells of a submitted notebook, against the gradebook's record."""
+    from nbgrader.utils import compute_checksum
+
+    from autograder import messages as M
+
+    known = {c.name: c for c in [*notebook.grade_cells, *notebook.solution_cells]}
+    tests = {c.name: c for c in notebook.grade_cells if c.cell_type == "code"}
+    solutions = {c.name for c in notebook.solution_cells}
+    checksums = {  # a cell with hidden tests differs from its release by design: not checked
+        c.name: c.checksum for c in notebook.source_cells if "HIDDEN TESTS" not in (c.source or "")
+    }
+    seen: list[str] = []
+    changed, edited = set(), set()
+    for cell in submitted.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        grade_id = meta.get("grade_id")
+        if not grade_id:
+            continue
+        seen.append(str(grade_id))
+        test = tests.get(grade_id)
+        if test is None or grade_id in solutions:
+            continue
+        if meta.get("solution") or not meta.get("grade") or meta.get("points") != test.max_score:
+            changed.add(grade_id)
+        elif checksums.get(grade_id) and compute_checksum(cell) != checksums[grade_id]:
+            edited.add(grade_id)
+    found = [
+        (M.NOTE_UNKNOWN_TEST, sorted({g for g in seen if g not in known})),
+        (M.NOTE_DUPLICATE_CELLS, sorted({g for g in seen if seen.count(g) > 1})),
+        (M.NOTE_MISSING_TESTS, sorted(set(tests) - set(seen))),
+        (M.NOTE_CHANGED_TESTS, sorted(changed)),
+        (M.NOTE_EDITED_TESTS, sorted(edited)),
+    ]
+    return [template.format(name=", ".join(ids)) for template, ids in found if ids]
+
+
 def _notes(root: Path, assignment: str, result: Result, gb, opts: Options) -> list[str]:
     """What went wrong in one submission, in short, from its notebooks and Result.
 
@@ -323,6 +360,7 @@ def _notes(root: Path, assignment: str, result: Result, gb, opts: Options) -> li
         ),
     }
     truncated = M.OUTPUT_TRUNCATED.split("{")[0].strip()
+    cell_timeout = M.KERNEL_CELL_TIMEOUT.split("{")[0]
     notes: list[str] = []
     for notebook in sorted(notebooks, key=lambda n: n.name):
         submitted = root / "submitted" / result.student / assignment / f"{notebook.name}.ipynb"
@@ -345,7 +383,9 @@ def _notes(root: Path, assignment: str, result: Result, gb, opts: Options) -> li
                 ename, evalue = out.get("ename", ""), out.get("evalue", "")
                 if ename == "KernelDied" and evalue in died:
                     found.append(died[evalue])
-                elif ename in ("KeyboardInterrupt", "CellTimeoutError"):
+                elif ename in ("KeyboardInterrupt", "CellTimeoutError") or (
+                    ename == "KernelDied" and evalue.startswith(cell_timeout)
+                ):
                     found.append(M.NOTE_INTERRUPTED)
                 elif truncated in str(out.get("text", "")):
                     found.append(M.NOTE_OUTPUT_TRUNCATED)

@@ -26,7 +26,7 @@ from pathlib import Path
 import nbformat
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from traitlets import Float, Unicode
 
@@ -218,7 +218,7 @@ class HardenedExecute(ResilientExecute):
             self._trusted.nb.cells.append(cell)
             position = len(self._trusted.nb.cells) - 1
             self._trusted.execute_cell(cell, position, store_history=False)
-        except DeadKernelError:
+        except (DeadKernelError, CellTimeoutError):
             self._stop_trusted()
             cell.outputs = [_error("GraderError", M.HARDENED_TRUSTED_FAILED)]
         if serving is not None:
@@ -234,7 +234,7 @@ class HardenedExecute(ResilientExecute):
                 break
             except TimeoutError:
                 if attempt == 0:
-                    self.km.interrupt_kernel()
+                    run_sync(self.km.interrupt_kernel)()
             except DeadKernelError:
                 break
         if reply is None or reply["content"].get("status") != "ok":

@@ -82,6 +82,10 @@ KERNEL_NOTEBOOK_TIMEOUT = (
     "The notebook ran longer than its {seconds} s time limit and was stopped. Cells after it"
     " were not run."
 )
+KERNEL_CELL_TIMEOUT = (
+    "This cell ran longer than its {seconds} s limit and did not stop when interrupted, so the"
+    " kernel was stopped. Cells after it were not run."
+)
 KERNEL_NOT_RUN = "This cell was not run: the kernel had stopped in an earlier cell."
 OUTPUT_TRUNCATED = (
     "Output truncated: this cell printed more than {limit} bytes; the rest was discarded."

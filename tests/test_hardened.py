@@ -1,8 +1,9 @@
 """Does the hardened grader judge in its own kernel, from the course source?
 
 A tiny assignment (tests/fixtures/course) keeps each notebook fast. The attacks here rewrite the
-student's interpreter (assert-stripping compile, a patched AssertionError) or the notebook's test
-cells; under plain nbgrader they gain points (the control), under the hardened grader they do not.
+student's interpreter (assert-stripping compile, an answer that equals anything, a patched
+AssertionError) or the notebook's test cells. Unhardened, the first two gain points (the
+control); the other two do not even there. Hardened, none does.
 The full adversarial suite against a course chapter is tests/test_attacks.py.
 """
 
@@ -25,6 +26,14 @@ STRIP_ASSERTS = (
     "builtins.compile = _no_asserts\n"
 )
 PATCH_ASSERTION = "import builtins\nbuiltins.AssertionError = type('Nope', (Exception,), {})\n"
+# An answer that equals anything: every `==` in a test cell run by the student's kernel holds.
+ALWAYS_EQUAL = (
+    "class _Same:\n"
+    "    def __eq__(self, other):\n"
+    "        return True\n"
+    "def add(a, b):\n"
+    "    return _Same()\n"
+)
 
 
 def attack(root: Path, student: str, payload: str) -> None:
@@ -51,6 +60,7 @@ def graded(tmp_path_factory):
         attack(root, "wrong", "")
         attack(root, "strips_asserts", STRIP_ASSERTS)
         attack(root, "patches_assertion", PATCH_ASSERTION)
+        attack(root, "always_equal", ALWAYS_EQUAL)
         attack(root, "edits_test", "")
         results = grade(root, "tiny", Options(workers=1, hardened=hardened), progress=False)
         assert all(r.success for r in results), [r.error[-300:] for r in results]
@@ -65,14 +75,18 @@ def add_points(scores: dict, student: str) -> float:
 def test_the_attacks_gain_points_without_hardening(graded):
     _, scores = graded[False]
     assert add_points(scores, "wrong") == 0
-    for student in ("strips_asserts", "patches_assertion", "edits_test"):
+    for student in ("strips_asserts", "always_equal"):
         assert add_points(scores, student) > 0, student
+    # `assert` raises the interpreter's own AssertionError, whatever builtins says; nbgrader
+    # restores edited test cells from its database: neither gains, even unhardened
+    assert add_points(scores, "patches_assertion") == 0
+    assert add_points(scores, "edits_test") == 0
 
 
 def test_hardened_verdicts_ignore_the_students_interpreter_and_test_cells(graded):
     _, scores = graded[True]
     assert add_points(scores, "honest") == 3
-    for student in ("wrong", "strips_asserts", "patches_assertion", "edits_test"):
+    for student in ("wrong", "strips_asserts", "patches_assertion", "always_equal", "edits_test"):
         assert add_points(scores, student) == 0, student
     # the other exercise is judged as usual: the attack did not cost the honest part
     assert scores[("strips_asserts", "test_square")] == 1

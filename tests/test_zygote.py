@@ -22,7 +22,9 @@ leftover = 1
 
 @pytest.fixture(scope="module")
 def warm():
-    kernels = WarmKernels().start()
+    # unsandboxed: nbclient's default tcp connection (the sandboxed zygote asks for ipc sockets
+    # in its scratch folder; tests/test_sandbox.py starts kernels that way)
+    kernels = WarmKernels(sandbox=False).start()
     yield kernels
     kernels.stop()
     if kernels.process is not None and kernels.process.stdout is not None:

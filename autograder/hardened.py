@@ -95,7 +95,6 @@ class HardenedExecute(ResilientExecute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._trusted: NotebookClient | None = None
-        self._trusted_ready = False
         self._plan = self._source_plan(resources or {})
         self._done_teaching = 0
         self._bridge_broken = False
@@ -108,11 +107,6 @@ class HardenedExecute(ResilientExecute):
             self._tmp = tempfile.mkdtemp(prefix="cnnb-")
             self._outside = self._inside = Path(self._tmp)
         try:
-            try:
-                self._launch_trusted()  # it boots while the student's kernel starts and runs
-            except Exception as error:  # the first test cell tries again, and says so
-                self.log.error("trusted kernel: %s", error)
-                self._stop_trusted()
             return super().preprocess(nb, resources, km)
         finally:
             self._stop_trusted()
@@ -167,8 +161,7 @@ class HardenedExecute(ResilientExecute):
 
     # --- the trusted kernel -----------------------------------------------------------------
 
-    def _launch_trusted(self) -> None:
-        """Start the trusted kernel's process; :meth:`_connect_trusted` waits for it later."""
+    def _start_trusted(self) -> NotebookClient:
         client = NotebookClient(
             nbformat.v4.new_notebook(),
             kernel_name=self.trusted_kernel_name or self.kernel_name,
@@ -179,13 +172,7 @@ class HardenedExecute(ResilientExecute):
             extra_arguments=list(self.extra_arguments),
         )
         client.km = client.create_kernel_manager()
-        self._trusted, self._trusted_ready = client, False
         client.start_new_kernel(cwd=self._private)  # never the student's folder: no planted modules
-
-    def _connect_trusted(self) -> None:
-        """Wait for the launched trusted kernel and start its end of the bridge."""
-        client = self._trusted
-        assert client is not None
         client.start_new_kernel_client()
         op_timeout = max(1.0, 0.9 * self.timeout) if self.timeout else 600.0
         boot = _BOOT.format(path=str(self._outside / BRIDGE_SOCKET), timeout=op_timeout)
@@ -193,7 +180,7 @@ class HardenedExecute(ResilientExecute):
         if reply is None or reply["content"]["status"] != "ok":
             raise RuntimeError("the trusted kernel did not start the bridge")
         self._set_accept_timeout(client, self.accept_timeout)
-        self._trusted_ready = True
+        return client
 
     def _set_accept_timeout(self, client: NotebookClient, seconds: float) -> None:
         code = f"_cnn_bridge.GRADER.accept_timeout = {seconds!r}"
@@ -213,13 +200,10 @@ class HardenedExecute(ResilientExecute):
     def _run_trusted(self, cell: NotebookNode, index: int) -> NotebookNode | None:
         """Run one instructor cell in the trusted kernel while the student kernel serves it."""
         try:
-            if self._trusted is None:  # not launched, or stopped after it died
-                self._launch_trusted()
-            if not self._trusted_ready:
-                self._connect_trusted()
+            if self._trusted is None:
+                self._trusted = self._start_trusted()
         except Exception as error:
             self.log.error("trusted kernel: %s", error)
-            self._stop_trusted()
             return None
         cell.outputs = []
         serving = None

@@ -68,6 +68,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         force=args.force,
         sandbox=not args.no_sandbox,
         hardened=not args.unhardened,
+        figures=not args.no_figures,
     )
     if not opts.sandbox:
         print(f"\n{'!' * 78}\n{M.SANDBOX_OFF}\n{'!' * 78}\n", file=sys.stderr)
@@ -129,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--unhardened",
         action="store_true",
         help="test cells run in the student's kernel, as in nbgrader (they can be tampered with)",
+    )
+    p.add_argument(
+        "--no-figures",
+        action="store_true",
+        help="students' kernels draw no matplotlib figures: faster; scores are the same, the"
+        " graded notebooks and feedback show one line of text per figure",
     )
     p.set_defaults(run=cmd_grade)
 

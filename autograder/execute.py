@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Integer
+from traitlets import Bool, Integer
 
 from autograder import messages as M
 
+#: How IPython shows a figure when no image format is enabled (matplotlib's Figure repr).
+FIGURE_REPR = re.compile(r"<(Figure size \d+x\d+ with \d+ Axes)>")
 MEMORY_KILLED = 137  # the warm-kernel launcher's exit status when it enforced the memory limit
 
 
@@ -51,6 +54,11 @@ class ResilientExecute(Execute):
     output_limit_bytes = Integer(
         1 << 20, help="Bytes of output one cell may keep; the rest is replaced by a notice."
     ).tag(config=True)
+    draw_figures = Bool(
+        True,
+        help="False: the kernel draws no figures (the warm kernels' --no-figures); each shows"
+        " as a line saying so.",
+    ).tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self._dead_reason: str | None = None
@@ -76,6 +84,8 @@ class ResilientExecute(Execute):
                 out.evalue = out.get("evalue", "")[:limit]
                 out.traceback = [line[:limit] for line in out.get("traceback", [])[:100]]
             return out
+        if not self.draw_figures:
+            self._name_undrawn_figure(msg["content"])
         used = self._output_bytes.get(cell_index, 0)
         self._output_bytes[cell_index] = used + _size(msg["content"])
         if used + _size(msg["content"]) <= limit:
@@ -89,6 +99,14 @@ class ResilientExecute(Execute):
             outs.append(notice)
             return notice
         return None
+
+    def _name_undrawn_figure(self, content: dict) -> None:
+        """A figure the kernel did not draw says so, rather than only ``<Figure size ...>``."""
+        data = content.get("data")
+        if isinstance(data, dict) and set(data) == {"text/plain"}:
+            match = FIGURE_REPR.fullmatch(str(data["text/plain"]))
+            if match:
+                data["text/plain"] = M.FIGURE_NOT_DRAWN.format(detail=match.group(1))
 
     def _kill_for_time(self) -> None:
         self._timed_out = True

@@ -42,6 +42,7 @@ class Options:
     max_processes: int = 256  # processes and threads per sandbox
     force: bool = False
     hardened: bool = True  # test cells judged in a trusted kernel (hardened.py)
+    figures: bool = True  # False: students' kernels draw no matplotlib figures (warm kernels)
 
 
 @dataclass
@@ -113,6 +114,7 @@ def _nbgrader_config(root: Path, opts: Options):
         cfg.Execute.timeout = opts.cell_timeout
     cfg.ResilientExecute.notebook_timeout = opts.notebook_timeout
     cfg.ResilientExecute.memory_limit_mb = opts.memory_mb
+    cfg.ResilientExecute.draw_figures = opts.figures
     executor = HardenedExecute if opts.hardened else ResilientExecute
     if opts.hardened:
         source = cfg.CourseDirectory.get("source_directory", "source")
@@ -147,6 +149,7 @@ def _api(root: Path, opts: Options):
             sandbox=opts.sandbox,
             cpu_seconds=opts.cpu_seconds if opts.sandbox else 0,
             max_processes=opts.max_processes if opts.sandbox else 0,
+            figures=opts.figures,
         ).start()
     if opts.warm and opts.sandbox and opts.hardened and _TRUSTED is None:
         _TRUSTED = WarmKernels(memory_mb=opts.memory_mb, sandbox=False, name=TRUSTED_KERNEL_NAME)
@@ -217,10 +220,13 @@ def _check_gradebook(root: Path, assignment: str, opts: Options) -> None:
 
 
 def _check_sandbox(opts: Options) -> None:
-    """Refuse to grade when the sandbox cannot be set up (unless opts.sandbox is False)."""
+    """Refuse to grade when the sandbox cannot be set up (unless opts.sandbox is False), or
+    with options only warm kernels have."""
     from autograder import messages as M
     from autograder.sandbox import SandboxError, check
 
+    if not opts.warm and not opts.figures:
+        raise GradingError(M.FIGURES_COLD)
     if not opts.sandbox:
         return
     if not opts.warm:
@@ -259,8 +265,8 @@ def grade(root: Path, assignment: str, opts: Options = Options(), progress: bool
     from tqdm import tqdm
 
     root = root.resolve()
-    _check_gradebook(root, assignment, opts)
     _check_sandbox(opts)
+    _check_gradebook(root, assignment, opts)
     students = submissions(root, assignment)
     todo = [s for s in students if opts.force or not is_done(root, assignment, s)]
     results: list[Result] = [

@@ -87,6 +87,10 @@ KERNEL_CELL_TIMEOUT = (
     " kernel was stopped. Cells after it were not run."
 )
 KERNEL_NOT_RUN = "This cell was not run: the kernel had stopped in an earlier cell."
+FIGURE_NOT_DRAWN = (
+    "{detail}: not drawn by the grader (graded with --no-figures); run the notebook yourself"
+    " to see it."
+)
 OUTPUT_TRUNCATED = (
     "Output truncated: this cell printed more than {limit} bytes; the rest was discarded."
 )
@@ -103,6 +107,10 @@ SANDBOX_FAILED = (
     " namespaces: sysctl -w kernel.unprivileged_userns_clone=1 or user.max_user_namespaces=10000"
     " (Ubuntu 24.04: kernel.apparmor_restrict_unprivileged_userns=0); in a container, run it"
     " with --privileged or a seccomp profile allowing unshare. Or pass --no-sandbox."
+)
+FIGURES_COLD = (
+    "Refusing to grade: --no-figures needs warm kernels (forked by the grader's zygote), and"
+    " --cold asks for kernels started by jupyter_client. Drop one of the two."
 )
 SANDBOX_COLD = (
     "Refusing to grade: only warm kernels (forked by the grader's zygote) run sandboxed, and"

@@ -33,8 +33,10 @@ class WarmKernels:
         cpu_seconds: int = 0,
         max_processes: int = 0,
         name: str = KERNEL_NAME,
+        figures: bool = True,
     ) -> None:
         self.memory_mb = memory_mb
+        self.figures = figures  # False: the kernels draw no matplotlib figures
         self.name = name
         self.folder = Path(tempfile.mkdtemp(prefix="cnn-warm-"))
         self.socket = self.folder / "zygote.sock"  # outside the sandbox: students cannot replace it
@@ -63,6 +65,8 @@ class WarmKernels:
         listener.bind(str(self.socket))
         listener.listen(16)
         command = [sys.executable, "-m", "autograder.zygote", "--fd", str(listener.fileno())]
+        if not self.figures:
+            command.append("--no-figures")
         env = None
         if self.sandbox is not None:
             self.sandbox.prepare()
@@ -120,4 +124,6 @@ class WarmKernels:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()  # the "ready" pipe
         shutil.rmtree(self.folder, ignore_errors=True)

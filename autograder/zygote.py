@@ -116,8 +116,11 @@ def _watch_launcher(launcher_pid: int) -> None:
         time.sleep(0.2)
 
 
-def become_kernel(request: dict) -> None:
-    """In the forked child: turn into an ipykernel as a fresh process would be."""
+def become_kernel(request: dict, figures: bool = True) -> None:
+    """In the forked child: turn into an ipykernel as a fresh process would be; ``figures``
+    False: matplotlib figures are not drawn (no image formats: a figure displays as its text
+    repr, which the grader rewrites, see execute.py), drawing being most of a chapter's compute.
+    """
     os.setsid()
     os.chdir(request["cwd"])
     os.environ.clear()
@@ -138,8 +141,14 @@ def become_kernel(request: dict) -> None:
         os.dup2(devnull, fd)
     threading.Thread(target=_watch_launcher, args=(request["launcher_pid"],), daemon=True).start()
     from ipykernel.kernelapp import IPKernelApp
+    from traitlets.config import Config
 
-    IPKernelApp.launch_instance(argv=["-f", request["connection_file"], *KERNEL_ARGV])
+    config = Config()
+    if not figures:
+        config.InlineBackend.figure_formats = set()
+    app = IPKernelApp.instance(config=config)  # what IPKernelApp.launch_instance does
+    app.initialize(argv=["-f", request["connection_file"], *KERNEL_ARGV])
+    app.start()
 
 
 def _watch_connection(conn: socket.socket) -> None:
@@ -189,6 +198,7 @@ def serve(
     uid: int = -1,
     cpu_seconds: int = 0,
     max_processes: int = 0,
+    figures: bool = True,
 ) -> None:
     """Answer requests on a Unix socket (a path, or a listening socket's file descriptor).
 
@@ -199,6 +209,7 @@ def serve(
     replies ``{"killed": n}``. ``outside`` (the scratch folder as the grader sees it) means
     the zygote runs in the sandbox (sandbox.py): the kernels get the sandbox's connection file,
     working directory and environment, and every other process is killed before a fork.
+    ``figures`` False: kernels do not draw matplotlib figures.
     """
     from autograder import sandbox
 
@@ -245,7 +256,7 @@ def serve(
                     sandbox.limit_kernel(cpu_seconds, max_processes)
                     conn.sendall((json.dumps({"pid": os.getpid()}) + "\n").encode())
                     threading.Thread(target=_watch_connection, args=(conn,), daemon=True).start()
-                    become_kernel(request)
+                    become_kernel(request, figures)
                 finally:
                     os._exit(0)
 
@@ -260,9 +271,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--uid", type=int, default=-1, help="drop root's rights to this uid")
     parser.add_argument("--cpu-seconds", type=int, default=0, help="RLIMIT_CPU per kernel")
     parser.add_argument("--max-processes", type=int, default=0, help="RLIMIT_NPROC per kernel")
+    parser.add_argument("--no-figures", action="store_true", help="kernels draw no figures")
     args = parser.parse_args(argv)
     listen = args.fd if args.fd is not None else args.path
-    serve(listen, args.sandbox, args.uid, args.cpu_seconds, args.max_processes)
+    serve(listen, args.sandbox, args.uid, args.cpu_seconds, args.max_processes, not args.no_figures)
 
 
 if __name__ == "__main__":

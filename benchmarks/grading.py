@@ -158,7 +158,7 @@ def bench(
 def off(args) -> dict[str, bool]:
     """The Options switched off on the command line (those this commit's Options has)."""
     fields = Options.__dataclass_fields__
-    wanted = {"hardened": args.no_hardened, "sandbox": args.no_sandbox}
+    wanted = {"hardened": args.no_hardened, "sandbox": args.no_sandbox, "figures": args.no_figures}
     return {k: False for k, v in wanted.items() if v and k in fields}
 
 
@@ -183,6 +183,7 @@ def main() -> int:
     parser.add_argument("--output", type=Path, help="append the tables to this Markdown file")
     parser.add_argument("--no-hardened", action="store_true", help="Options(hardened=False)")
     parser.add_argument("--no-sandbox", action="store_true", help="Options(sandbox=False)")
+    parser.add_argument("--no-figures", action="store_true", help="Options(figures=False)")
     args = parser.parse_args()
     extra = off(args)
     chapters = args.chapters or course.existing_chapters()

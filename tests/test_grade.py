@@ -183,6 +183,38 @@ def test_does_a_killed_run_resume_to_the_same_gradebook_without_duplicates(tiny,
     db.close()
 
 
+PLOT = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()"
+
+
+@pytest.mark.slow
+def test_does_no_figures_keep_the_scores_and_say_which_figure_was_not_drawn(tiny, tmp_path):
+    root = copy_of(tiny, tmp_path)
+    for kind in ("correct", "partly"):
+        submit(root, kind, kind)
+        path = root / "submitted" / kind / "tiny" / "tiny.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        nb.cells.insert(1, nbformat.v4.new_code_cell(PLOT))  # a student's own figure
+        nbformat.write(nb, path)
+    results = grade(root, "tiny", Options(workers=1, figures=False), progress=False)
+    assert all(r.success for r in results)
+    totals = {
+        s: sum(v for (st, _), v in cell_scores(root).items() if st == s)
+        for s in ("correct", "partly")
+    }
+    assert totals == {"correct": 5, "partly": 3}
+    graded = nbformat.read(root / "autograded" / "correct" / "tiny" / "tiny.ipynb", 4)
+    (figure,) = graded.cells[1].outputs
+    expected = M.FIGURE_NOT_DRAWN.format(detail="Figure size 640x480 with 1 Axes")
+    assert figure["data"] == {"text/plain": expected}
+
+
+def test_does_no_figures_refuse_cold_kernels(tmp_path):
+    from autograder.grade import GradingError
+
+    with pytest.raises(GradingError, match="--no-figures"):
+        grade(tmp_path, "tiny", Options(warm=False, figures=False), progress=False)
+
+
 def test_is_a_changed_submission_graded_again(tiny, tmp_path):
     root = copy_of(tiny, tmp_path)
     submit(root, "s", "correct")

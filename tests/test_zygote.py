@@ -27,8 +27,6 @@ def warm():
     kernels = WarmKernels(sandbox=False).start()
     yield kernels
     kernels.stop()
-    if kernels.process is not None and kernels.process.stdout is not None:
-        kernels.process.stdout.close()  # the "ready" pipe
 
 
 def run(folder, monkeypatch) -> tuple[list[str], dict]:
@@ -56,3 +54,35 @@ def test_does_each_forked_kernel_start_fresh(warm, tmp_path, monkeypatch):
     assert second[1] == f"{os.path.realpath(tmp_path / 'b')} b"
     assert first[2] == second[2] == ":memory: False"
     assert error["ename"] == "ZeroDivisionError"  # tracebacks work in a forked kernel
+
+
+PLOT = """\
+import matplotlib.pyplot as plt
+fig, axes = plt.subplots(1, 2, figsize=(4, 2))
+axes[0].imshow([[0, 1], [1, 0]])
+plt.show()
+"""
+
+
+def plot_outputs(kernels: WarmKernels, folder, magic: str = "") -> list[dict]:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(magic + PLOT)])
+    NotebookClient(
+        nb, kernel_name=kernels.name, resources={"metadata": {"path": str(folder)}}
+    ).execute()
+    return nb.cells[0].outputs
+
+
+def test_does_a_warm_kernel_draw_figures_as_a_fresh_kernel_does(warm, tmp_path):
+    (output,) = plot_outputs(warm, tmp_path)
+    assert output["data"]["image/png"]  # the inline backend, as in JupyterLab
+
+
+def test_does_no_figures_leave_figures_undrawn_even_after_matplotlib_inline(tmp_path):
+    kernels = WarmKernels(sandbox=False, figures=False, name="cnn-warm-nofig").start()
+    try:
+        plain = plot_outputs(kernels, tmp_path)
+        magic = plot_outputs(kernels, tmp_path, "%matplotlib inline\n")
+    finally:
+        kernels.stop()
+    for (output,) in (plain, magic):
+        assert output["data"] == {"text/plain": "<Figure size 400x200 with 2 Axes>"}

@@ -120,18 +120,36 @@ def timed(fn, *args, **kwargs) -> float:
 
 
 def bench(
-    chapter: str, source_dir: Path, n: int, work: Path, plain: bool, options: dict
+    chapter: str,
+    source_dir: Path,
+    n: int,
+    work: Path,
+    plain: bool,
+    options: dict,
+    saved: Path | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Rows of the throughput table, and rows of the per-notebook time table."""
+    """Rows of the throughput table, and rows of the per-notebook time table.
+
+    ``saved``: a JSON file of plain nbgrader's scores and cell times per chapter, written when
+    plain nbgrader runs and read when it does not, so that a run with ``--skip-plain`` still
+    compares every score (the submissions are built the same way every time).
+    """
     base = work / chapter / "base"
     build(base, chapter, source_dir, n)
     rows, overheads, reference, compute = [], [], None, None
+    known = json.loads(saved.read_text()) if saved and saved.is_file() else {}
+    if not plain and f"{chapter}/{n}" in known:
+        reference = known[f"{chapter}/{n}"]["scores"]
+        compute = known[f"{chapter}/{n}"]["cells"]
     if plain:
         root = work / chapter / "plain"
         shutil.copytree(base, root)
         seconds = timed(run_nbgrader, "autograde", chapter, "--force", cwd=root)
         reference = scores(root, chapter)
         compute = own_compute(root, chapter)
+        if saved:
+            known[f"{chapter}/{n}"] = {"scores": reference, "cells": compute}
+            saved.write_text(json.dumps(known, indent=1, sort_keys=True))
         rows.append(
             f"| {chapter} | nbgrader autograde | {n} | {seconds / n:.2f} | "
             f"{60 * n / seconds:.1f} | reference |"
@@ -184,6 +202,11 @@ def main() -> int:
     parser.add_argument("--no-hardened", action="store_true", help="Options(hardened=False)")
     parser.add_argument("--no-sandbox", action="store_true", help="Options(sandbox=False)")
     parser.add_argument("--no-figures", action="store_true", help="Options(figures=False)")
+    parser.add_argument(
+        "--plain-scores",
+        type=Path,
+        help="JSON file: plain nbgrader's scores are saved here, or with --skip-plain read",
+    )
     args = parser.parse_args()
     extra = off(args)
     chapters = args.chapters or course.existing_chapters()
@@ -195,7 +218,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="cnn-bench-") as tmp:
         n_tiny = args.per_chapter if args.tiny is None else args.tiny
         rows, times = (
-            bench("tiny", TINY, n_tiny, Path(tmp), not args.skip_plain, extra)
+            bench("tiny", TINY, n_tiny, Path(tmp), not args.skip_plain, extra, args.plain_scores)
             if n_tiny
             else ([], [])
         )
@@ -208,6 +231,7 @@ def main() -> int:
                 Path(tmp),
                 not args.skip_plain,
                 extra,
+                args.plain_scores,
             )
             rows += more
             times += more_times

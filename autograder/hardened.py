@@ -8,10 +8,11 @@ This preprocessor (a drop-in for nbgrader's ``Execute``) executes the notebook i
   teaching cells, anything the student added;
 * the **trusted kernel** runs only the instructor's code, taken from the course *source*
   notebook, never from the submission: each test cell (by ``grade_id``), preceded by the source's
-  teaching cells, in the source's order. A name it needs but did not define (``corr2d``,
-  ``Conv2D``, a student variable) is fetched from the student kernel through the bridge
-  (bridge.py): plain data by value, other objects as proxies whose every use is a request to
-  the student kernel, which answers in a serve loop while the test cell runs.
+  teaching cells a test may need (cellgraph.py: imports, seeds, the helpers and data tests
+  use; not those that only draw or print), in the source's order. A name it needs but did not
+  define (``corr2d``, ``Conv2D``, a student variable) is fetched from the student kernel
+  through the bridge (bridge.py): plain data by value, other objects as proxies whose every use
+  is a request to the student kernel, which answers in a serve loop while the test cell runs.
 
 The test cell's outputs come from the trusted kernel, so nbgrader's SaveAutoGrades scores what
 the trusted kernel decided. The student's kernel only ever sends data.
@@ -28,9 +29,10 @@ from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
-from traitlets import Float, Unicode
+from traitlets import Bool, Float, Unicode
 
 from autograder import messages as M
+from autograder.cellgraph import needed_cells
 from autograder.execute import ResilientExecute, _error
 
 BRIDGE_SOCKET = "bridge.sock"
@@ -71,6 +73,20 @@ def is_solution_cell(cell: NotebookNode) -> bool:
     return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
 
 
+_NEEDED: dict[tuple[str, float], set[int]] = {}
+
+
+def needed_teaching(path: Path, plan: list[NotebookNode]) -> set[int]:
+    """Positions in ``plan`` (the source's code cells) of the teaching cells a test may need
+    (cellgraph.py); read once per source notebook and version."""
+    key = (str(path), path.stat().st_mtime)
+    if key not in _NEEDED:
+        runs = [i for i, c in enumerate(plan) if not is_solution_cell(c)]
+        needed = needed_cells([plan[i].source for i in runs], [is_test_cell(plan[i]) for i in runs])
+        _NEEDED[key] = {runs[j] for j in needed}
+    return _NEEDED[key]
+
+
 class HardenedExecute(ResilientExecute):
     """nbgrader's Execute with test cells judged in a second, trusted kernel."""
 
@@ -79,6 +95,11 @@ class HardenedExecute(ResilientExecute):
     ).tag(config=True)
     trusted_kernel_name = Unicode(
         "", help="Kernel for the trusted side; empty: the same kernel name as the student's."
+    ).tag(config=True)
+    all_teaching_cells = Bool(
+        False,
+        help="Run every teaching cell in the trusted kernel; False: only those a test may need"
+        " (cellgraph.py).",
     ).tag(config=True)
     bridge_dir = Unicode(
         "",
@@ -95,7 +116,12 @@ class HardenedExecute(ResilientExecute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._trusted: NotebookClient | None = None
-        self._plan = self._source_plan(resources or {})
+        self._plan, source = self._source_plan(resources or {})
+        self._needed = (
+            set(range(len(self._plan)))
+            if self.all_teaching_cells
+            else needed_teaching(source, self._plan)
+        )
         self._done_teaching = 0
         self._bridge_broken = False
         self._tmp = None
@@ -114,7 +140,7 @@ class HardenedExecute(ResilientExecute):
                 if folder:
                     shutil.rmtree(folder, ignore_errors=True)
 
-    def _source_plan(self, resources: dict) -> list[NotebookNode]:
+    def _source_plan(self, resources: dict) -> tuple[list[NotebookNode], Path]:
         info = resources.get("nbgrader", {})
         path = (
             Path(self.source_root)
@@ -124,7 +150,7 @@ class HardenedExecute(ResilientExecute):
         if not self.source_root or not path.is_file():
             raise RuntimeError(M.HARDENED_NO_SOURCE.format(path=path))
         source = nbformat.read(path, as_version=4)
-        return [c for c in source.cells if c.cell_type == "code"]
+        return [c for c in source.cells if c.cell_type == "code"], path
 
     def preprocess_cell(self, cell, resources, index):
         if not is_test_cell(cell):
@@ -146,8 +172,9 @@ class HardenedExecute(ResilientExecute):
                 _error("UnknownTest", M.HARDENED_UNKNOWN_TEST.format(grade_id=grade_id))
             ]
             return cell, self.resources
-        for teaching in self._plan[self._done_teaching : position]:
-            if not is_test_cell(teaching) and not is_solution_cell(teaching):
+        for i in range(self._done_teaching, position):
+            teaching = self._plan[i]
+            if not is_test_cell(teaching) and not is_solution_cell(teaching) and i in self._needed:
                 self._run_trusted(teaching.copy(), index)
         self._done_teaching = max(self._done_teaching, position + 1)
         judged = self._run_trusted(self._plan[position].copy(), index)

@@ -107,6 +107,11 @@ def _here(node: ast.AST, comprehensions: bool = True):
         todo += list(ast.iter_child_nodes(current))
 
 
+def _imported(node: ast.Import | ast.ImportFrom) -> set[str]:
+    """The names an import statement binds: ``import a.b as c`` -> c, ``import a.b`` -> a."""
+    return {(a.asname or a.name).split(".")[0] for a in node.names}
+
+
 def _bound(node: ast.AST) -> set[str]:
     """Names a top-level statement binds in the module namespace."""
     names = set()
@@ -116,7 +121,7 @@ def _bound(node: ast.AST) -> set[str]:
         elif isinstance(sub, _SCOPES[:3]):  # at module level: _here skips function bodies
             names.add(sub.name)
         elif isinstance(sub, (ast.Import, ast.ImportFrom)):
-            names |= {(a.asname or a.name).split(".")[0] for a in sub.names}
+            names |= _imported(sub)
     return names
 
 
@@ -205,8 +210,11 @@ def cell_names(
     """Read one cell; None if it cannot be parsed. ``modules``: the names the notebook binds
     with ``import``; ``mutators``: its functions and classes that change module-level state."""
     tree = _parse(source)
-    if tree is None:
-        return None
+    return None if tree is None else _tree_names(tree, modules, mutators)
+
+
+def _tree_names(tree: ast.Module, modules: set[str], mutators: set[str]) -> CellNames | None:
+    """:func:`cell_names` of a parsed cell."""
     try:
         table = symtable.symtable(ast.unparse(tree), "<cell>", "exec")
     except SyntaxError:
@@ -272,16 +280,17 @@ def needed_cells(sources: Sequence[str], is_test: Sequence[bool]) -> set[int]:
     never runs them). The closure ignores order, which can only keep more.
     """
     trees = [_parse(s) for s in sources]
-    modules = {
-        (a.asname or a.name).split(".")[0]
-        for tree in trees
-        if tree is not None
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.Import, ast.ImportFrom))
-        for a in node.names
-    }
+    modules = set().union(
+        *(
+            _imported(node)
+            for tree in trees
+            if tree is not None
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+        )
+    )
     mutators = _mutators([t for t in trees if t is not None], modules)
-    cells = [cell_names(s, modules, mutators) for s in sources]
+    cells = [None if t is None else _tree_names(t, modules, mutators) for t in trees]
     teaching = [i for i, test in enumerate(is_test) if not test]
     tests = [cells[i] for i, test in enumerate(is_test) if test]
     if any(c is None or c.reads & DYNAMIC for c in tests):

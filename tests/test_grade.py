@@ -197,10 +197,8 @@ def test_does_no_figures_keep_the_scores_and_say_which_figure_was_not_drawn(tiny
         nbformat.write(nb, path)
     results = grade(root, "tiny", Options(workers=1, figures=False), progress=False)
     assert all(r.success for r in results)
-    totals = {
-        s: sum(v for (st, _), v in cell_scores(root).items() if st == s)
-        for s in ("correct", "partly")
-    }
+    scores = cell_scores(root)
+    totals = {s: sum(v for (st, _), v in scores.items() if st == s) for s in ("correct", "partly")}
     assert totals == {"correct": 5, "partly": 3}
     graded = nbformat.read(root / "autograded" / "correct" / "tiny" / "tiny.ipynb", 4)
     (figure,) = graded.cells[1].outputs

@@ -99,9 +99,10 @@ _APIS: dict = {}
 
 def _nbgrader_config(root: Path, opts: Options):
     from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import Execute
+    from nbgrader.preprocessors import CheckCellMetadata, Execute
     from traitlets.config.loader import PyFileConfigLoader
 
+    from autograder.checkcellmetadata import CachedCheckCellMetadata
     from autograder.execute import ResilientExecute
     from autograder.hardened import HardenedExecute
     from autograder.sandbox import INSIDE
@@ -119,12 +120,16 @@ def _nbgrader_config(root: Path, opts: Options):
     if opts.hardened:
         source = cfg.CourseDirectory.get("source_directory", "source")
         cfg.HardenedExecute.source_root = str(root / source)
-    default = Autograde.class_traits()["autograde_preprocessors"].default()
-    cfg.Autograde.autograde_preprocessors = [executor if p is Execute else p for p in default]
+    swap = {Execute: executor, CheckCellMetadata: CachedCheckCellMetadata}
+    for stage in ("sanitize_preprocessors", "autograde_preprocessors"):
+        default = Autograde.class_traits()[stage].default()
+        cfg.Autograde[stage] = [swap.get(p, p) for p in default]
     # jupyter_client's manager and client without the fixed sleeps (kernelclient.py)
     cfg.NotebookClient.kernel_manager_class = "autograder.kernelclient.GradingKernelManager"
     if opts.warm:
         cfg.Execute.kernel_name = KERNEL_NAME
+        # a forked kernel has nothing to save: killed at once, not asked to exit and waited for
+        cfg.NotebookClient.shutdown_kernel = "immediate"
     if opts.warm and opts.sandbox and _WARM is not None:
         cfg.KernelManager.transport = "ipc"  # the sandbox has no network: Unix sockets in scratch
         cfg.KernelManager.ip = _WARM.ipc_prefix

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import struct
 import sys
 import time
 
-POLL_SECONDS = 0.1
-MEMORY_EVERY = 5  # polls between memory readings (smaps_rollup is not free)
+POLL_SECONDS = 0.05
+MEMORY_EVERY = 10  # polls between exact memory readings (smaps_rollup takes ~8 ms)
+PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def private_mb(pid: int) -> float:
@@ -46,12 +48,38 @@ def private_mb(pid: int) -> float:
     return total
 
 
+def resident_mb(pid: int) -> float:
+    """The kernel's resident memory (statm: microseconds to read, unlike smaps_rollup).
+
+    A forked kernel starts with the zygote's resident pages counted; what it allocates adds to
+    that, so growth beyond the limit is worth an exact reading (:func:`private_mb`).
+    """
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * PAGE_MB
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def _exit_watch(pid: int):
+    """A function that sleeps up to its argument in seconds, waking early when ``pid`` exits.
+
+    A pidfd is readable once its process has exited, so the launcher exits (and nbclient's
+    shutdown of the kernel returns) as soon as the kernel has, not up to a poll later.
+    """
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # an old kernel, or the process is already gone
+        return time.sleep
+    return lambda seconds: select.select([pidfd], [], [], seconds)
 
 
 def request_kernel(connection_file: str) -> tuple[int, socket.socket]:
@@ -105,15 +133,19 @@ def main(argv: list[str]) -> int:
         signal.signal(signum, forward)
     parent = os.getppid()
     polls = 0
+    exited = _exit_watch(kernel)
+    start_mb = resident_mb(kernel)
     while alive(kernel):
         if os.getppid() != parent:  # whoever managed us is gone: take the kernel with us
             os.kill(kernel, signal.SIGKILL)
             return 1
-        if limit and polls % MEMORY_EVERY == 0 and private_mb(kernel) > limit:
+        # exactly every MEMORY_EVERY polls (its children count too); at once when it grew
+        grew = limit and resident_mb(kernel) - start_mb > limit
+        if limit and (grew or polls % MEMORY_EVERY == 0) and private_mb(kernel) > limit:
             os.kill(kernel, signal.SIGKILL)
             return 137
         polls += 1
-        time.sleep(POLL_SECONDS)
+        exited(POLL_SECONDS)
     return 0
 
 

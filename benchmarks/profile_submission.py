@@ -80,6 +80,12 @@ def instrument() -> None:
         P.AssignLatePenalties,
     ):
         timed(cls, "preprocess", f"nbgrader: {cls.__name__}")
+    try:  # the grader's own CheckCellMetadata (checkcellmetadata.py), when this commit has it
+        from autograder.checkcellmetadata import CachedCheckCellMetadata
+
+        timed(CachedCheckCellMetadata, "preprocess", "nbgrader: CheckCellMetadata")
+    except ImportError:
+        pass
     timed(ResilientExecute, "preprocess", "execute: total")
     timed(AsyncKernelManager, "start_kernel", "execute: start_kernel (launcher)")
     timed(AsyncKernelClient, "start_channels", "execute: start_channels")

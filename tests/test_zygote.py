@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import subprocess
+import sys
+import time
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from autograder.kernelclient import GradingKernelManager
 from autograder.warm import KERNEL_NAME, WarmKernels
+from autograder.warmkernel import _exit_watch, alive
 
 PROBE = """\
 import os, random, sys
@@ -86,3 +92,52 @@ def test_does_no_figures_leave_figures_undrawn_even_after_matplotlib_inline(tmp_
         kernels.stop()
     for (output,) in (plain, magic):
         assert output["data"] == {"text/plain": "<Figure size 400x200 with 2 Axes>"}
+
+
+def _gone(pid: int, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_does_an_immediate_shutdown_leave_no_kernel_behind(warm):
+    """The grader kills a forked kernel's launcher rather than asking the kernel to exit: is the
+    kernel itself gone too (it watches its connection to the launcher)?"""
+    printed = []
+
+    def keep(msg):
+        if msg["msg_type"] == "stream":
+            printed.append(msg["content"]["text"])
+
+    async def run_and_kill() -> int:
+        km = GradingKernelManager(kernel_name=warm.name)
+        await km.start_kernel()
+        client = km.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=60)
+            code = "import os; print(os.getpid())"
+            await client.execute_interactive(code, timeout=60, output_hook=keep)
+        finally:
+            client.stop_channels()
+        launcher = km.provisioner.process.pid
+        assert alive(int("".join(printed))) and int("".join(printed)) != launcher
+        await km.shutdown_kernel(now=True)
+        return launcher
+
+    launcher = asyncio.run(run_and_kill())
+    assert not alive(launcher)
+    assert _gone(int("".join(printed))), "the forked kernel outlived its launcher"
+
+
+def test_does_the_launcher_wake_when_its_kernel_exits_not_at_its_next_poll():
+    """The launcher sleeps on a pidfd: does the wait end when the process exits?"""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    wait = _exit_watch(child.pid)
+    start = time.monotonic()
+    wait(60)  # returns when the child exits, not after a minute
+    assert time.monotonic() - start < 30
+    child.wait()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import random
 import socket
 import threading
 
+import numpy as np
 import pytest
 import torch
 
-from autograder import bridge
+from autograder import bridge, wire
 from autograder.checks import CheckFailure, call, check_device_follows_input, forbid
 from autograder.devices import MetaWriteSpy, SameDevice
 
@@ -209,3 +212,18 @@ def test_on_student_is_the_function_itself_under_plain_nbgrader():
         return x
 
     assert bridge.GRADER is None and bridge.on_student(helper) is helper
+
+
+def test_python_and_numpy_random_states_survive_the_wire():
+    """The states travel with every request: do they decode to the same generators, with
+    Python's 625 words as one buffer rather than 625 JSON numbers?"""
+    random.seed(5)
+    np.random.seed(6)
+    header, buffers = wire.encode(bridge._context())
+    expected = (random.random(), np.random.rand(), torch.rand(1))
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    bridge._restore(wire.decode(header, buffers), rng_only=True)
+    assert (random.random(), np.random.rand(), torch.rand(1)) == expected
+    assert len(json.dumps(header)) < 2000  # no state spelled out number by number

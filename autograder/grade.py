@@ -140,32 +140,14 @@ def _nbgrader_config(root: Path, opts: Options):
     return cfg
 
 
-def _course_source(root: Path, assignment: str) -> str:
-    """The text of the assignment's source notebooks ("" when they are not there)."""
-    from traitlets.config.loader import PyFileConfigLoader
-
-    try:
-        cfg = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-        folder = root / cfg.CourseDirectory.get("source_directory", "source") / assignment
-        return "".join(p.read_text(errors="replace") for p in sorted(folder.glob("*.ipynb")))
-    except Exception:  # only what the zygotes preload depends on it
-        return ""
-
-
-def _api(root: Path, opts: Options, assignment: str = ""):
+def _api(root: Path, opts: Options):
     global _WARM, _TRUSTED
     from nbgrader.apps import NbGraderAPI
 
     from autograder.nbgrader_tools import nbgrader_env
     from autograder.warm import TRUSTED_KERNEL_NAME, WarmKernels
-    from autograder.zygote import modules_for
 
     os.environ.update({k: v for k, v in nbgrader_env().items() if k == "PATH"})
-    preload = modules_for(_course_source(root, assignment)) if opts.warm else ()
-    for kernels in (_WARM, _TRUSTED):  # zygotes of an earlier assignment that lack a module
-        if kernels is not None and not set(preload) <= set(kernels.preload):
-            _stop_zygotes()
-            break
     if opts.warm and _WARM is None:
         _WARM = WarmKernels(
             memory_mb=opts.memory_mb,
@@ -173,12 +155,9 @@ def _api(root: Path, opts: Options, assignment: str = ""):
             cpu_seconds=opts.cpu_seconds if opts.sandbox else 0,
             max_processes=opts.max_processes if opts.sandbox else 0,
             figures=opts.figures,
-            preload=preload,
         ).start()
     if opts.warm and opts.sandbox and opts.hardened and _TRUSTED is None:
-        _TRUSTED = WarmKernels(
-            memory_mb=opts.memory_mb, sandbox=False, name=TRUSTED_KERNEL_NAME, preload=preload
-        )
+        _TRUSTED = WarmKernels(memory_mb=opts.memory_mb, sandbox=False, name=TRUSTED_KERNEL_NAME)
         _TRUSTED.start()
     key = (str(root), opts)
     if key not in _APIS:
@@ -186,23 +165,12 @@ def _api(root: Path, opts: Options, assignment: str = ""):
     return _APIS[key]
 
 
-def _stop_zygotes() -> None:
-    """Stop this worker's zygotes; the next submission starts new ones (and new APIs: their
-    configuration names the zygotes' sockets)."""
-    global _WARM, _TRUSTED
-    for kernels in (_WARM, _TRUSTED):
-        if kernels is not None:
-            kernels.stop()
-    _WARM = _TRUSTED = None
-    _APIS.clear()
-
-
 def grade_one(root: Path, assignment: str, student: str, opts: Options) -> Result:
     """Autograde one submission with nbgrader and mark it done; never raises."""
     start = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        api = _api(root, opts, assignment)
+        api = _api(root, opts)
         for attempt in range(3):
             if _WARM is not None:  # nothing left of the previous student; this one's files only
                 _WARM.reset(root / "submitted" / student / assignment)

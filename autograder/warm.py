@@ -34,11 +34,9 @@ class WarmKernels:
         max_processes: int = 0,
         name: str = KERNEL_NAME,
         figures: bool = True,
-        preload: tuple[str, ...] = (),
     ) -> None:
         self.memory_mb = memory_mb
         self.figures = figures  # False: the kernels draw no matplotlib figures
-        self.preload = preload  # modules the zygote imports besides zygote.PRELOAD
         self.name = name
         self.folder = Path(tempfile.mkdtemp(prefix="cnn-warm-"))
         self.socket = self.folder / "zygote.sock"  # outside the sandbox: students cannot replace it
@@ -69,8 +67,6 @@ class WarmKernels:
         command = [sys.executable, "-m", "autograder.zygote", "--fd", str(listener.fileno())]
         if not self.figures:
             command.append("--no-figures")
-        for name in self.preload:
-            command += ["--preload", name]
         env = None
         if self.sandbox is not None:
             self.sandbox.prepare()

@@ -27,6 +27,8 @@ PRELOAD = (
     "numpy",
     "torch",
     "torch.optim",
+    "torch._dynamo",  # the first optimizer.step() imports it: seconds per notebook otherwise
+    "torchvision",
     "matplotlib",
     "matplotlib.pyplot",
     "PIL.Image",
@@ -34,17 +36,6 @@ PRELOAD = (
     "ipykernel.ipkernel",
     "autograder.checks",
 )
-
-
-#: Imported before forking only for assignments whose notebooks use them (a marker in their
-#: source): each costs the zygote about a second of a batch's start. torchvision imports
-#: torch._dynamo, which an optimizer's first ``step()`` imports otherwise (~1 s per kernel).
-ON_DEMAND = {"torchvision": ("torchvision",), "torch._dynamo": ("torch.optim", "optim.")}
-
-
-def modules_for(source: str) -> tuple[str, ...]:
-    """The ON_DEMAND modules a course whose notebooks read ``source`` wants preloaded."""
-    return tuple(name for name, markers in ON_DEMAND.items() if any(m in source for m in markers))
 
 
 #: Arguments every forked kernel gets, as nbclient passes them to a kernel it starts itself
@@ -92,12 +83,12 @@ def _kernel_modules() -> list[str]:
         return []
 
 
-def preload(extra: tuple[str, ...] = ()) -> None:
+def preload() -> None:
     import gc
     import importlib
 
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    for name in (*PRELOAD, *extra):
+    for name in PRELOAD:
         try:
             importlib.import_module(name)
         except ImportError:  # a missing optional library only makes the kernel start slower
@@ -208,7 +199,6 @@ def serve(
     cpu_seconds: int = 0,
     max_processes: int = 0,
     figures: bool = True,
-    extra: tuple[str, ...] = (),
 ) -> None:
     """Answer requests on a Unix socket (a path, or a listening socket's file descriptor).
 
@@ -219,8 +209,7 @@ def serve(
     replies ``{"killed": n}``. ``outside`` (the scratch folder as the grader sees it) means
     the zygote runs in the sandbox (sandbox.py): the kernels get the sandbox's connection file,
     working directory and environment, and every other process is killed before a fork.
-    ``figures`` False: kernels do not draw matplotlib figures. ``extra``: modules to preload
-    besides PRELOAD (see ON_DEMAND).
+    ``figures`` False: kernels do not draw matplotlib figures.
     """
     from autograder import sandbox
 
@@ -229,7 +218,7 @@ def serve(
     parent = os.getppid()  # the zygote belongs to one grader process: leave when it is gone
     if outside:
         _set_dumpable(0)  # the student's processes (same uid) must not ptrace the zygote
-    preload(extra)
+    preload()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel children are reaped automatically
     if isinstance(listen, int):
         server = socket.socket(fileno=listen)
@@ -283,18 +272,9 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--cpu-seconds", type=int, default=0, help="RLIMIT_CPU per kernel")
     parser.add_argument("--max-processes", type=int, default=0, help="RLIMIT_NPROC per kernel")
     parser.add_argument("--no-figures", action="store_true", help="kernels draw no figures")
-    parser.add_argument("--preload", action="append", default=[], help="also import MODULE")
     args = parser.parse_args(argv)
     listen = args.fd if args.fd is not None else args.path
-    serve(
-        listen,
-        args.sandbox,
-        args.uid,
-        args.cpu_seconds,
-        args.max_processes,
-        not args.no_figures,
-        tuple(args.preload),
-    )
+    serve(listen, args.sandbox, args.uid, args.cpu_seconds, args.max_processes, not args.no_figures)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder import course
 from autograder.kernelclient import GradingKernelManager
 from autograder.warm import KERNEL_NAME, WarmKernels
 from autograder.warmkernel import _exit_watch, alive
-from autograder.zygote import modules_for
 
 PROBE = """\
 import os, random, sys
@@ -143,32 +141,3 @@ def test_does_the_launcher_wake_when_its_kernel_exits_not_at_its_next_poll():
     wait(60)  # returns when the child exits, not after a minute
     assert time.monotonic() - start < 30
     child.wait()
-
-
-def test_are_torchvision_and_dynamo_preloaded_only_for_notebooks_that_use_them(warm, tmp_path):
-    """Each costs the zygote about a second: torchvision (which imports torch._dynamo) for the
-    chapters that import it, torch._dynamo for those that step an optimizer."""
-    from autograder.grade import _course_source
-
-    wants = {
-        ch: modules_for(_course_source(course.ROOT, ch))
-        for ch in ("ch01_pixels", "ch02_kernels", "ch04_learning_kernel", "ch06_cifar10")
-    }
-    assert wants == {
-        "ch01_pixels": ("torchvision",),
-        "ch02_kernels": (),
-        "ch04_learning_kernel": ("torch._dynamo",),
-        "ch06_cifar10": ("torchvision",),
-    }
-    probe = "import sys\nprint('torch._dynamo' in sys.modules)"
-    with_dynamo = WarmKernels(sandbox=False, name="cnn-warm-dynamo", preload=("torch._dynamo",))
-    with_dynamo.start()
-    try:
-        for kernels, expected in ((warm, "False"), (with_dynamo, "True")):
-            nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
-            NotebookClient(
-                nb, kernel_name=kernels.name, resources={"metadata": {"path": str(tmp_path)}}
-            ).execute()
-            assert nb.cells[0].outputs[0]["text"].strip() == expected
-    finally:
-        with_dynamo.stop()

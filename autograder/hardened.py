@@ -20,6 +20,7 @@ the trusted kernel decided. The student's kernel only ever sends data.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -73,16 +74,21 @@ def is_solution_cell(cell: NotebookNode) -> bool:
     return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution"))
 
 
-_NEEDED: dict[tuple[str, float], set[int]] = {}
+_NEEDED: dict[str, set[int]] = {}
 
 
-def needed_teaching(path: Path, plan: list[NotebookNode]) -> set[int]:
+def needed_teaching(plan: list[NotebookNode]) -> set[int]:
     """Positions in ``plan`` (the source's code cells) of the teaching cells a test may need
-    (cellgraph.py); read once per source notebook and version."""
-    key = (str(path), path.stat().st_mtime)
+    (cellgraph.py); worked out once per content of the cells (a source edited during a run of
+    the grader is read afresh, whatever its file's time stamp says)."""
+    runs = [i for i, c in enumerate(plan) if not is_solution_cell(c)]
+    tests = [is_test_cell(plan[i]) for i in runs]
+    digest = hashlib.sha256()
+    for i, test in zip(runs, tests):
+        digest.update(f"{i}:{int(test)}:{len(plan[i].source)}:".encode() + plan[i].source.encode())
+    key = digest.hexdigest()
     if key not in _NEEDED:
-        runs = [i for i, c in enumerate(plan) if not is_solution_cell(c)]
-        needed = needed_cells([plan[i].source for i in runs], [is_test_cell(plan[i]) for i in runs])
+        needed = needed_cells([plan[i].source for i in runs], tests)
         _NEEDED[key] = {runs[j] for j in needed}
     return _NEEDED[key]
 
@@ -116,12 +122,9 @@ class HardenedExecute(ResilientExecute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._trusted: NotebookClient | None = None
-        self._plan, source = self._source_plan(resources or {})
-        self._needed = (
-            set(range(len(self._plan)))
-            if self.all_teaching_cells
-            else needed_teaching(source, self._plan)
-        )
+        self._plan = self._source_plan(resources or {})
+        everything = set(range(len(self._plan)))
+        self._needed = everything if self.all_teaching_cells else needed_teaching(self._plan)
         self._done_teaching = 0
         self._bridge_broken = False
         self._tmp = None
@@ -140,7 +143,7 @@ class HardenedExecute(ResilientExecute):
                 if folder:
                     shutil.rmtree(folder, ignore_errors=True)
 
-    def _source_plan(self, resources: dict) -> tuple[list[NotebookNode], Path]:
+    def _source_plan(self, resources: dict) -> list[NotebookNode]:
         info = resources.get("nbgrader", {})
         path = (
             Path(self.source_root)
@@ -150,7 +153,7 @@ class HardenedExecute(ResilientExecute):
         if not self.source_root or not path.is_file():
             raise RuntimeError(M.HARDENED_NO_SOURCE.format(path=path))
         source = nbformat.read(path, as_version=4)
-        return [c for c in source.cells if c.cell_type == "code"], path
+        return [c for c in source.cells if c.cell_type == "code"]
 
     def preprocess_cell(self, cell, resources, index):
         if not is_test_cell(cell):

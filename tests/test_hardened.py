@@ -107,3 +107,17 @@ def test_does_unhardened_warn_loudly(capsys, tmp_path):
     (tmp_path / "nbgrader_config.py").write_text(course.NBGRADER_CONFIG.read_text())
     assert main(["grade", "tiny", "--root", str(tmp_path), "--unhardened"]) == 2
     assert M.HARDENED_OFF in capsys.readouterr().err
+
+
+def test_is_the_teaching_cell_selection_worked_out_afresh_when_the_source_changes():
+    """The selection is cached per content of the cells, not per file name and time stamp."""
+    from autograder.hardened import needed_teaching
+
+    def plan(test_source: str) -> list:
+        test = nbformat.v4.new_code_cell(test_source)
+        test.metadata["nbgrader"] = {"grade": True, "grade_id": "t", "points": 1}
+        return [nbformat.v4.new_code_cell("a = 1"), nbformat.v4.new_code_cell("b = 2"), test]
+
+    assert needed_teaching(plan("assert a == 1")) == {0}
+    assert needed_teaching(plan("assert b == 2")) == {1}
+    assert needed_teaching(plan("assert a == 1")) == {0}

@@ -10,8 +10,9 @@ Per notebook, jupyter_client sleeps more than a forked kernel needs to start:
 
 Here readiness has the same meaning (the kernel answered ``kernel_info`` on the shell channel
 and IOPub delivers its messages), but the wait ends at the idle status of our own request;
-sockets retry every 10 ms; exit is polled every 10 ms. The kernel is still asked to shut down
-gracefully and killed only after ``shutdown_wait_time``, as before.
+sockets retry every 10 ms; exit is polled every 10 ms. The manager still asks a kernel to shut
+down gracefully and kills it only after ``shutdown_wait_time``; the grader (grade.py) asks for
+an immediate shutdown of its forked kernels instead, which have nothing to save.
 """
 
 from __future__ import annotations

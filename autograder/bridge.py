@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autograder import wire
+from autograder import cellgraph, wire
 
 #: Ops the student's process may ask of the grader's objects.
 STUDENT_MAY = {"call", "getattr", "getitem", "len", "iter", "next", "bool", "repr", "release"}
@@ -564,7 +564,7 @@ def free_names(code: str) -> list[str]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             bound.add(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+            bound |= cellgraph.imported(node)
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             bound.add(node.id)

@@ -107,7 +107,7 @@ def _here(node: ast.AST, comprehensions: bool = True):
         todo += list(ast.iter_child_nodes(current))
 
 
-def _imported(node: ast.Import | ast.ImportFrom) -> set[str]:
+def imported(node: ast.Import | ast.ImportFrom) -> set[str]:
     """The names an import statement binds: ``import a.b as c`` -> c, ``import a.b`` -> a."""
     return {(a.asname or a.name).split(".")[0] for a in node.names}
 
@@ -121,7 +121,7 @@ def _bound(node: ast.AST) -> set[str]:
         elif isinstance(sub, _SCOPES[:3]):  # at module level: _here skips function bodies
             names.add(sub.name)
         elif isinstance(sub, (ast.Import, ast.ImportFrom)):
-            names |= _imported(sub)
+            names |= imported(sub)
     return names
 
 
@@ -282,7 +282,7 @@ def needed_cells(sources: Sequence[str], is_test: Sequence[bool]) -> set[int]:
     trees = [_parse(s) for s in sources]
     modules = set().union(
         *(
-            _imported(node)
+            imported(node)
             for tree in trees
             if tree is not None
             for node in ast.walk(tree)

@@ -20,6 +20,7 @@ the trusted kernel decided. The student's kernel only ever sends data.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import shutil
 import tempfile
@@ -93,6 +94,24 @@ def needed_teaching(plan: list[NotebookNode]) -> set[int]:
     return _NEEDED[key]
 
 
+_PLANS: dict[str, list[NotebookNode]] = {}
+
+
+def source_plan(path: Path) -> list[NotebookNode]:
+    """The code cells of the source notebook at ``path``, parsed once per content of the file.
+
+    The file is read for every submission (an edit during a run counts at once); nbformat's
+    parse and validation run only for content not seen before. The cells are shared: callers
+    run deep copies of them.
+    """
+    data = path.read_bytes()
+    key = hashlib.sha256(data).hexdigest()
+    if key not in _PLANS:
+        source = nbformat.reads(data.decode("utf-8"), as_version=4)
+        _PLANS[key] = [c for c in source.cells if c.cell_type == "code"]
+    return _PLANS[key]
+
+
 class HardenedExecute(ResilientExecute):
     """nbgrader's Execute with test cells judged in a second, trusted kernel."""
 
@@ -152,8 +171,7 @@ class HardenedExecute(ResilientExecute):
         )
         if not self.source_root or not path.is_file():
             raise RuntimeError(M.HARDENED_NO_SOURCE.format(path=path))
-        source = nbformat.read(path, as_version=4)
-        return [c for c in source.cells if c.cell_type == "code"]
+        return source_plan(path)
 
     def preprocess_cell(self, cell, resources, index):
         if not is_test_cell(cell):
@@ -178,9 +196,9 @@ class HardenedExecute(ResilientExecute):
         for i in range(self._done_teaching, position):
             teaching = self._plan[i]
             if not is_test_cell(teaching) and not is_solution_cell(teaching) and i in self._needed:
-                self._run_trusted(teaching.copy(), index)
+                self._run_trusted(copy.deepcopy(teaching), index)
         self._done_teaching = max(self._done_teaching, position + 1)
-        judged = self._run_trusted(self._plan[position].copy(), index)
+        judged = self._run_trusted(copy.deepcopy(self._plan[position]), index)
         cell.outputs = (
             judged.outputs
             if judged is not None

@@ -121,3 +121,19 @@ def test_is_the_teaching_cell_selection_worked_out_afresh_when_the_source_change
     assert needed_teaching(plan("assert a == 1")) == {0}
     assert needed_teaching(plan("assert b == 2")) == {1}
     assert needed_teaching(plan("assert a == 1")) == {0}
+
+
+def test_is_the_source_notebook_parsed_once_per_content_and_read_afresh_when_edited(tmp_path):
+    from autograder.hardened import source_plan
+
+    path = tmp_path / "ch.ipynb"
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# x"), nbformat.v4.new_code_cell("a = 1")]
+    )
+    nbformat.write(nb, path)
+    first = source_plan(path)
+    assert [c.source for c in first] == ["a = 1"]  # code cells only
+    assert source_plan(path) is first  # not parsed again
+    nb.cells.append(nbformat.v4.new_code_cell("b = 2"))
+    nbformat.write(nb, path)
+    assert [c.source for c in source_plan(path)] == ["a = 1", "b = 2"]

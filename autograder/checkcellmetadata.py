@@ -10,8 +10,6 @@ fails with the same error (``best_match`` of the same errors, as ``jsonschema.va
 
 from __future__ import annotations
 
-import functools
-import json
 import traceback
 
 import jsonschema
@@ -21,13 +19,18 @@ from nbgrader.nbgraderformat import MetadataValidator, ValidationError
 from nbgrader.nbgraderformat.common import BaseMetadataValidator
 from nbgrader.preprocessors import CheckCellMetadata
 
+_VALIDATORS: dict[tuple[type, int], jsonschema.protocols.Validator] = {}
 
-@functools.lru_cache(maxsize=4)
-def _validator(schema_text: str):
-    schema = json.loads(schema_text)
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)  # what jsonschema.validate does first, on every call
-    return cls(schema)
+
+def _validator(owner: BaseMetadataValidator):
+    """The validator for ``owner``'s schema, its schema checked once per class and version
+    (nbgrader loads one fixed schema file per version)."""
+    key = (type(owner), owner.schema_version)
+    if key not in _VALIDATORS:
+        cls = jsonschema.validators.validator_for(owner.schema)
+        cls.check_schema(owner.schema)  # what jsonschema.validate does first, on every call
+        _VALIDATORS[key] = cls(owner.schema)
+    return _VALIDATORS[key]
 
 
 class _OneSchemaCheck(BaseMetadataValidator):
@@ -38,7 +41,7 @@ class _OneSchemaCheck(BaseMetadataValidator):
         if meta is None or meta.get("schema_version", 0) != self.schema_version:
             super().validate_cell(cell)  # nothing to check, or nbgrader's version errors
             return
-        validator = _validator(json.dumps(self.schema))  # key order kept: it shows in errors
+        validator = _validator(self)
         error = best_match(validator.iter_errors(meta))
         if error is not None:
             raise error

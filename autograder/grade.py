@@ -21,11 +21,19 @@ import hashlib
 import json
 import os
 import socket
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 MARKER = ".autograder-done.json"
+
+# jsonschema (which nbformat and nbgrader import) imports rfc3987_syntax when it is installed
+# (jupyter_events' jsonschema[format-nongpl] extra brings it), and that module compiles a Lark
+# grammar at import: 0.7 s of CPU in the grader and again in every worker, for the "iri" string
+# formats, which no notebook or gradebook schema uses. Marked as missing, jsonschema goes
+# without those two format checks (nbformat validates no formats). Only if not imported yet.
+sys.modules.setdefault("rfc3987_syntax", None)
 
 
 @dataclass(frozen=True)

@@ -235,3 +235,25 @@ def test_does_grading_an_unreleased_assignment_say_what_to_run(tmp_path):
     shutil.copy2(course.NBGRADER_CONFIG, root / "nbgrader_config.py")
     with pytest.raises(GradingError, match="generate_assignment tiny"):
         grade(root, "tiny", Options(workers=1), progress=False)
+
+
+def test_does_the_grader_import_nbgrader_without_compiling_rfc3987s_grammar():
+    """jsonschema's optional rfc3987_syntax (0.7 s at import) stays out; validation still works."""
+    probe = """
+import sys
+import autograder.grade
+import nbformat
+from nbgrader.apps import NbGraderAPI
+print(sys.modules.get("rfc3987_syntax") is None)
+nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+nbformat.validate(nb)
+nb.cells[0]["execution_count"] = "one"
+try:
+    nbformat.validate(nb)
+except nbformat.ValidationError:
+    print("invalid rejected")
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[:2] == ["True", "invalid rejected"]

@@ -148,15 +148,24 @@ def _nbgrader_config(root: Path, opts: Options):
     return cfg
 
 
-def _api(root: Path, opts: Options):
+def _api(root: Path, opts: Options, shared: dict[str, str] | None = None):
+    """This worker's nbgrader API, with its warm kernels started on first use; ``shared``: kernel
+    name -> kernelspec folder of zygotes the local grader started for all its workers."""
     global _WARM, _TRUSTED
     from nbgrader.apps import NbGraderAPI
 
     from autograder.nbgrader_tools import nbgrader_env
-    from autograder.warm import TRUSTED_KERNEL_NAME, WarmKernels
+    from autograder.warm import (
+        KERNEL_NAME,
+        TRUSTED_KERNEL_NAME,
+        WarmKernels,
+        add_kernelspecs,
+        wait_for_zygote,
+    )
 
     os.environ.update({k: v for k, v in nbgrader_env().items() if k == "PATH"})
-    if opts.warm and _WARM is None:
+    shared = shared or {}
+    if opts.warm and _WARM is None and KERNEL_NAME not in shared:
         _WARM = WarmKernels(
             memory_mb=opts.memory_mb,
             sandbox=opts.sandbox,
@@ -164,21 +173,28 @@ def _api(root: Path, opts: Options):
             max_processes=opts.max_processes if opts.sandbox else 0,
             figures=opts.figures,
         ).start()
-    if opts.warm and opts.sandbox and opts.hardened and _TRUSTED is None:
+    trusted = opts.warm and opts.sandbox and opts.hardened
+    if trusted and _TRUSTED is None and TRUSTED_KERNEL_NAME not in shared:
         _TRUSTED = WarmKernels(memory_mb=opts.memory_mb, sandbox=False, name=TRUSTED_KERNEL_NAME)
         _TRUSTED.start()
     key = (str(root), opts)
     if key not in _APIS:
+        for folder in shared.values():  # the first submission: they may still be importing
+            wait_for_zygote(folder)
+            add_kernelspecs(folder)
         _APIS[key] = NbGraderAPI(config=_nbgrader_config(root, opts))
     return _APIS[key]
 
 
-def grade_one(root: Path, assignment: str, student: str, opts: Options) -> Result:
-    """Autograde one submission with nbgrader and mark it done; never raises."""
+def grade_one(
+    root: Path, assignment: str, student: str, opts: Options, shared: dict[str, str] | None = None
+) -> Result:
+    """Autograde one submission with nbgrader and mark it done; never raises. ``shared``: see
+    :func:`_api`."""
     start = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        api = _api(root, opts)
+        api = _api(root, opts, shared)
         for attempt in range(3):
             if _WARM is not None:  # nothing left of the previous student; this one's files only
                 _WARM.reset(root / "submitted" / student / assignment)
@@ -250,6 +266,33 @@ def _check_sandbox(opts: Options) -> None:
         raise GradingError(str(error)) from None
 
 
+def _shared_zygotes(opts: Options) -> list:
+    """The unsandboxed zygotes a local cluster's workers can share, launched (not waited for):
+    the students' kernels' with ``--no-sandbox``, the trusted kernels' in the hardened default.
+    One zygote instead of one per worker, starting while the cluster does. A sandboxed zygote
+    belongs to one worker (its own uid and scratch folder); a remote worker cannot reach the
+    Unix socket, so with a scheduler every worker starts its own."""
+    import dask
+
+    from autograder.warm import TRUSTED_KERNEL_NAME, WarmKernels
+
+    if not opts.warm or opts.scheduler:
+        return []
+    # what Dask's nanny gives each worker process (OMP_NUM_THREADS=1...): a kernel forked here
+    # runs as one forked by a worker's own zygote would (two kernels on two cores, one thread
+    # each, rather than two threads each)
+    env = {
+        str(k): str(v) for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
+    }
+    if not opts.sandbox:
+        kernels = WarmKernels(opts.memory_mb, sandbox=False, figures=opts.figures, env=env)
+    elif opts.hardened:
+        kernels = WarmKernels(opts.memory_mb, sandbox=False, name=TRUSTED_KERNEL_NAME, env=env)
+    else:
+        return []
+    return [kernels.launch()]
+
+
 def _client(opts: Options):
     from dask.distributed import Client, LocalCluster
 
@@ -287,14 +330,26 @@ def grade(root: Path, assignment: str, opts: Options = Options(), progress: bool
     ]
     if not todo:
         return results
-    client, cluster = _client(opts)
+    zygotes = _shared_zygotes(opts)
+    client = cluster = None
     try:
+        client, cluster = _client(opts)  # meanwhile the zygotes import; workers wait for them
+        shared = {k.name: str(k.folder) for k in zygotes}
         futures = [
             client.submit(
-                grade_one, root, assignment, s, opts, key=f"grade-{assignment}-{s}-{i}", pure=False
+                grade_one,
+                root,
+                assignment,
+                s,
+                opts,
+                shared,
+                key=f"grade-{assignment}-{s}-{i}",
+                pure=False,
             )
             for i, s in enumerate(todo)
         ]
+        for kernels in zygotes:  # its "ready" line, or the error if it did not start
+            kernels.ready()
         with tqdm(
             total=len(todo), unit="notebook", desc=f"grading {assignment}", disable=not progress
         ) as bar:
@@ -304,9 +359,12 @@ def grade(root: Path, assignment: str, opts: Options = Options(), progress: bool
                 bar.set_postfix_str(f"{result.student} {'ok' if result.success else 'FAILED'}")
                 bar.update(1)
     finally:
-        client.close()
+        if client is not None:
+            client.close()
         if cluster is not None:
             cluster.close()
+        for kernels in zygotes:
+            kernels.stop()
     return sorted(results, key=lambda r: r.student)
 
 

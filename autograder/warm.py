@@ -20,7 +20,31 @@ from pathlib import Path
 from autograder.sandbox import Sandbox, kernel_env
 
 KERNEL_NAME = "cnn-warm"
+SOCKET = "zygote.sock"  #: in a WarmKernels folder, outside the sandbox
 TRUSTED_KERNEL_NAME = "cnn-warm-trusted"  #: unsandboxed, for the hardened grader's trusted kernel
+
+
+def add_kernelspecs(folder: Path | str) -> None:
+    """Let jupyter_client find the kernelspecs of a :class:`WarmKernels` ``folder`` (which may
+    belong to another process: a local grader shares its unsandboxed zygotes with its workers)."""
+    paths = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    if str(folder) not in paths:
+        os.environ["JUPYTER_PATH"] = os.pathsep.join([str(folder), *paths])
+
+
+def wait_for_zygote(folder: Path | str, timeout: float = 180.0) -> None:
+    """Return once the zygote of a :class:`WarmKernels` ``folder`` serves (it may still be
+    importing: the request waits in its socket's queue); RuntimeError if it died instead."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(Path(folder) / SOCKET))
+            sock.sendall(b'{"op": "ping"}\n')
+            reply = sock.makefile("r").readline()
+        except OSError as error:
+            raise RuntimeError(f"no warm-kernel zygote answers in {folder}: {error}") from None
+    if not reply.strip():
+        raise RuntimeError(f"the warm-kernel zygote in {folder} stopped before it was ready")
 
 
 class WarmKernels:
@@ -34,12 +58,14 @@ class WarmKernels:
         max_processes: int = 0,
         name: str = KERNEL_NAME,
         figures: bool = True,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.memory_mb = memory_mb
+        self.env = env or {}  # set for the zygote (and so its kernels), unsandboxed only
         self.figures = figures  # False: the kernels draw no matplotlib figures
         self.name = name
         self.folder = Path(tempfile.mkdtemp(prefix="cnn-warm-"))
-        self.socket = self.folder / "zygote.sock"  # outside the sandbox: students cannot replace it
+        self.socket = self.folder / SOCKET  # outside the sandbox: students cannot replace it
         self.sandbox = Sandbox(self.folder) if sandbox else None
         self.limits = ["--cpu-seconds", str(cpu_seconds), "--max-processes", str(max_processes)]
         self.process: subprocess.Popen[str] | None = None
@@ -50,7 +76,12 @@ class WarmKernels:
         assert self.sandbox is not None
         return str(self.sandbox.scratch / "ipc" / "k")
 
-    def start(self, timeout: float = 180.0) -> WarmKernels:
+    def start(self) -> WarmKernels:
+        """Start the zygote and wait until it has imported everything (a few seconds)."""
+        return self.launch().ready()
+
+    def launch(self) -> WarmKernels:
+        """Start the zygote without waiting for it: kernels asked for meanwhile wait for it."""
         spec = self.folder / "kernels" / self.name
         spec.mkdir(parents=True)
         kernel = {
@@ -67,7 +98,7 @@ class WarmKernels:
         command = [sys.executable, "-m", "autograder.zygote", "--fd", str(listener.fileno())]
         if not self.figures:
             command.append("--no-figures")
-        env = None
+        env = {**os.environ, **self.env} if self.env else None
         if self.sandbox is not None:
             self.sandbox.prepare()
             command += ["--sandbox", str(self.sandbox.scratch), *self.limits]
@@ -94,15 +125,17 @@ class WarmKernels:
         threading.Thread(target=run, daemon=True, name="cnn-zygote").start()
         started.wait()
         listener.close()
+        return self
+
+    def ready(self) -> WarmKernels:
+        """Wait for the launched zygote's "ready"; RuntimeError if it did not start."""
         line = self.process.stdout.readline() if self.process and self.process.stdout else ""
         if line.strip() != "ready":
             self.stop()
             raise RuntimeError(
                 "the warm-kernel zygote did not start (see python -m autograder.zygote)"
             )
-        os.environ["JUPYTER_PATH"] = os.pathsep.join(
-            p for p in (str(self.folder), os.environ.get("JUPYTER_PATH", "")) if p
-        )
+        add_kernelspecs(self.folder)
         return self
 
     def reap(self) -> int:

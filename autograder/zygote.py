@@ -206,9 +206,11 @@ def serve(
     "connection_file", "cwd", "env", "launcher_pid"}`` forks a kernel whose process replies
     ``{"pid": ...}`` (the launcher reads its pid as it sees it from SCM_CREDENTIALS) and exits
     when the connection closes; ``{"op": "reap"}`` kills every process left in the sandbox and
-    replies ``{"killed": n}``. ``outside`` (the scratch folder as the grader sees it) means
-    the zygote runs in the sandbox (sandbox.py): the kernels get the sandbox's connection file,
-    working directory and environment, and every other process is killed before a fork.
+    replies ``{"killed": n}``; ``{"op": "ping"}`` replies ``{"ready": true}`` (answered
+    once the zygote serves, that is once it has imported everything). ``outside`` (the
+    scratch folder as the grader sees it) means the zygote runs in the sandbox (sandbox.py):
+    the kernels get the sandbox's connection file, working directory and environment, and
+    every other process is killed before a fork.
     ``figures`` False: kernels do not draw matplotlib figures.
     """
     from autograder import sandbox
@@ -240,6 +242,9 @@ def serve(
         conn.settimeout(None)
         with conn:
             request = json.loads(conn.makefile("r").readline())
+            if request.get("op") == "ping":  # a grader waiting for this zygote to be ready
+                conn.sendall(b'{"ready": true}\n')
+                continue
             if request.get("op") == "reap":
                 killed = sandbox.reap_namespace() if outside else 0
                 conn.sendall((json.dumps({"killed": killed}) + "\n").encode())

@@ -30,6 +30,10 @@ WRONG = {
     "dead": {"square": "import os\nos._exit(3)"},
     "hog": {"square": "hog = bytearray(900 * 2**20)\ndef square(x):\n    return x * x"},
     "slow": {"square": "import time\ntime.sleep(120)"},
+    "probe": {
+        "square": "import os\nprint('forked by', os.getppid(), 'threads', os.environ.get("
+        "'OMP_NUM_THREADS'))\ndef square(x):\n    return x * x"
+    },
 }
 
 
@@ -106,6 +110,31 @@ def test_are_scores_identical_to_plain_nbgrader(tiny, tmp_path):
         s: sum(v for (st, _), v in expected.items() if st == s) for s in submissions(plain, "tiny")
     }
     assert totals == {"blank": 0, "correct": 5, "erroring": 2, "partly": 3}
+
+
+@pytest.mark.slow
+def test_do_a_local_clusters_workers_share_one_unsandboxed_zygote(tiny, tmp_path):
+    """--no-sandbox: one zygote, started by the grader, forks every kernel of both workers,
+    with the environment Dask gives a worker (one thread per kernel); it is gone afterwards."""
+    import psutil
+
+    root = copy_of(tiny, tmp_path)
+    for i in range(6):
+        submit(root, f"s{i}", "probe")
+    opts = Options(workers=2, sandbox=False, hardened=False)
+    results = grade(root, "tiny", opts, progress=False)
+    assert all(r.success for r in results) and len({r.worker for r in results}) == 2
+    printed = set()
+    for r in results:
+        nb = nbformat.read(root / "autograded" / r.student / "tiny" / "tiny.ipynb", as_version=4)
+        printed |= {
+            o.text for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout"
+        }
+    assert len(printed) == 1, printed
+    _, _, ppid, _, threads = printed.pop().split()
+    assert threads == "1"
+    assert not psutil.pid_exists(int(ppid)) or psutil.Process(int(ppid)).status() == "zombie"
+    assert sum(v for v in cell_scores(root).values()) == 6 * 5
 
 
 @pytest.mark.slow

@@ -141,3 +141,16 @@ def test_does_the_launcher_wake_when_its_kernel_exits_not_at_its_next_poll():
     wait(60)  # returns when the child exits, not after a minute
     assert time.monotonic() - start < 30
     child.wait()
+
+
+def test_does_waiting_for_a_zygote_return_once_it_serves_and_fail_when_none_is_there(tmp_path):
+    from autograder.warm import wait_for_zygote
+
+    kernels = WarmKernels(sandbox=False, name="cnn-warm-wait").launch()  # still importing
+    try:
+        wait_for_zygote(kernels.folder)  # queued until the zygote serves
+        assert kernels.ready() is kernels  # it had printed "ready" by then
+    finally:
+        kernels.stop()
+    with pytest.raises(RuntimeError, match="no warm-kernel zygote answers"):
+        wait_for_zygote(tmp_path)

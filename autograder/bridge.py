@@ -586,8 +586,11 @@ def on_student(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     Under plain nbgrader (one kernel) it is the function itself. Under the hardened grader it
     runs in the student's process, from its source, with the student's names in scope; its
-    arguments and result must be plain data (tensors, numbers, strings, lists, dicts).
-    Only the *verdict* is trusted: compare what it returns in the test cell, not inside it.
+    arguments and result cross as data (tensors, numbers, strings, lists, dicts, images), any
+    other object as a handle (a student's object handed in arrives as itself). Besides
+    watching the student's code, it saves round trips: a loop over a student's object (an
+    epoch of a loader, the items of a dataset) runs there in one request instead of one per
+    item. Only the *verdict* is trusted: compare what it returns in the test cell, not inside.
     """
     if GRADER is None:
         return fn

@@ -227,3 +227,32 @@ def test_python_and_numpy_random_states_survive_the_wire():
     bridge._restore(wire.decode(header, buffers), rng_only=True)
     assert (random.random(), np.random.rand(), torch.rand(1)) == expected
     assert len(json.dumps(header)) < 2000  # no state spelled out number by number
+
+
+def test_a_helper_on_the_students_side_hands_back_objects_and_loops_without_round_trips(pair):
+    """What ch06's hidden tests do with ``on_student``: build the dataset next to the student's
+    code, give it to the student's loader and take a whole epoch in one request. Control: a
+    dataset on the grader's side costs the student's loader a round trip per item."""
+    grader, ns = pair
+    (make_loader,) = fetch(
+        grader, ns, make_loader=lambda data, bs: torch.utils.data.DataLoader(data, batch_size=bs)
+    )
+    build = "def _dataset(n):\n    import torch\n    ids = torch.arange(n)\n"
+    build += "    return torch.utils.data.TensorDataset(ids.float(), ids * 2)"
+    epoch = "def _one_epoch(loader):\n    return list(loader)"
+
+    def run(source: str, *args):
+        function = source.split("(")[0].removeprefix("def ")
+        return grader.request("run", source=source, function=function, args=args, kwargs={})
+
+    served, serve = [], grader._serve_one
+    grader._serve_one = lambda op, body: (served.append(op), serve(op, body))[1]
+    data = run(build, 10)  # a handle on the student's object
+    assert type(data).__name__ == "TensorDataset" and len(data) == 10
+    served.clear()
+    batches = run(epoch, make_loader(data, 4))
+    assert served == []
+    assert [y.tolist() for _, y in batches] == [[0, 2, 4, 6], [8, 10, 12, 14], [16, 18]]
+    ids = torch.arange(10)
+    run(epoch, make_loader(torch.utils.data.TensorDataset(ids.float(), ids * 2), 4))
+    assert len(served) >= 10

@@ -175,7 +175,7 @@ def _api(root: Path, opts: Options, shared: dict[str, str] | None = None):
         ).start()
     trusted = opts.warm and opts.sandbox and opts.hardened
     if trusted and _TRUSTED is None and TRUSTED_KERNEL_NAME not in shared:
-        _TRUSTED = WarmKernels(memory_mb=opts.memory_mb, sandbox=False, name=TRUSTED_KERNEL_NAME)
+        _TRUSTED = WarmKernels(**_trusted_kernels(opts))
         _TRUSTED.start()
     key = (str(root), opts)
     if key not in _APIS:
@@ -266,6 +266,22 @@ def _check_sandbox(opts: Options) -> None:
         raise GradingError(str(error)) from None
 
 
+def _trusted_kernels(opts: Options) -> dict:
+    """WarmKernels arguments of the hardened grader's trusted kernels (sandboxed students).
+
+    They draw no figures: of the teaching cells they run for the tests (cellgraph.py) only the
+    names count, their outputs are thrown away, and no test cell of the course draws one (a
+    test's figure would show as the --no-figures line in the feedback)."""
+    from autograder.warm import TRUSTED_KERNEL_NAME
+
+    return {
+        "memory_mb": opts.memory_mb,
+        "sandbox": False,
+        "name": TRUSTED_KERNEL_NAME,
+        "figures": False,
+    }
+
+
 def _shared_zygotes(opts: Options) -> list:
     """The unsandboxed zygotes a local cluster's workers can share, launched (not waited for):
     the students' kernels' with ``--no-sandbox``, the trusted kernels' in the hardened default.
@@ -274,7 +290,7 @@ def _shared_zygotes(opts: Options) -> list:
     Unix socket, so with a scheduler every worker starts its own."""
     import dask
 
-    from autograder.warm import TRUSTED_KERNEL_NAME, WarmKernels
+    from autograder.warm import WarmKernels
 
     if not opts.warm or opts.scheduler:
         return []
@@ -287,7 +303,7 @@ def _shared_zygotes(opts: Options) -> list:
     if not opts.sandbox:
         kernels = WarmKernels(opts.memory_mb, sandbox=False, figures=opts.figures, env=env)
     elif opts.hardened:
-        kernels = WarmKernels(opts.memory_mb, sandbox=False, name=TRUSTED_KERNEL_NAME, env=env)
+        kernels = WarmKernels(**_trusted_kernels(opts), env=env)
     else:
         return []
     return [kernels.launch()]

@@ -166,13 +166,7 @@ def _api(root: Path, opts: Options, shared: dict[str, str] | None = None):
     os.environ.update({k: v for k, v in nbgrader_env().items() if k == "PATH"})
     shared = shared or {}
     if opts.warm and _WARM is None and KERNEL_NAME not in shared:
-        _WARM = WarmKernels(
-            memory_mb=opts.memory_mb,
-            sandbox=opts.sandbox,
-            cpu_seconds=opts.cpu_seconds if opts.sandbox else 0,
-            max_processes=opts.max_processes if opts.sandbox else 0,
-            figures=opts.figures,
-        ).start()
+        _WARM = WarmKernels(**_student_kernels(opts)).start()
     trusted = opts.warm and opts.sandbox and opts.hardened
     if trusted and _TRUSTED is None and TRUSTED_KERNEL_NAME not in shared:
         _TRUSTED = WarmKernels(**_trusted_kernels(opts))
@@ -266,6 +260,17 @@ def _check_sandbox(opts: Options) -> None:
         raise GradingError(str(error)) from None
 
 
+def _student_kernels(opts: Options) -> dict:
+    """WarmKernels arguments of the students' kernels."""
+    return {
+        "memory_mb": opts.memory_mb,
+        "sandbox": opts.sandbox,
+        "cpu_seconds": opts.cpu_seconds if opts.sandbox else 0,
+        "max_processes": opts.max_processes if opts.sandbox else 0,
+        "figures": opts.figures,
+    }
+
+
 def _trusted_kernels(opts: Options) -> dict:
     """WarmKernels arguments of the hardened grader's trusted kernels (sandboxed students).
 
@@ -301,12 +306,12 @@ def _shared_zygotes(opts: Options) -> list:
         str(k): str(v) for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
     }
     if not opts.sandbox:
-        kernels = WarmKernels(opts.memory_mb, sandbox=False, figures=opts.figures, env=env)
+        arguments = _student_kernels(opts)
     elif opts.hardened:
-        kernels = WarmKernels(**_trusted_kernels(opts), env=env)
+        arguments = _trusted_kernels(opts)
     else:
         return []
-    return [kernels.launch()]
+    return [WarmKernels(**arguments, env=env).launch()]
 
 
 def _client(opts: Options):

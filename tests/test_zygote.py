@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -101,6 +102,32 @@ def _gone(pid: int, seconds: float = 20.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+WARMED = """\
+import inspect
+print(sum(name in inspect._filesbymodname for name in ("torch", "torch.nn", "matplotlib")))
+"""
+
+
+def test_does_a_forked_kernel_inherit_the_caches_of_a_first_traceback(warm, tmp_path):
+    """The zygote formatted a traceback, so a kernel's first error finds the loaded modules
+    already mapped to their files (inspect's cache; matplotlib, imported after torch, was not
+    before); the traceback is still the kernel's own, coloured as a fresh kernel's."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(WARMED), nbformat.v4.new_code_cell("1 / 0")]
+    NotebookClient(
+        nb,
+        kernel_name=KERNEL_NAME,
+        kernel_manager_class="autograder.kernelclient.GradingKernelManager",
+        allow_errors=True,
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
+    assert nb.cells[0].outputs[0]["text"].split() == ["3"]  # before any error in this kernel
+    error = nb.cells[1].outputs[0]
+    text = "\n".join(error["traceback"])
+    assert error["ename"] == "ZeroDivisionError" and "\x1b[" in text  # coloured, as usual
+    assert "1 / 0" in re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
 def test_does_an_immediate_shutdown_leave_no_kernel_behind(warm):

@@ -20,6 +20,7 @@ from pathlib import Path
 from autograder.sandbox import Sandbox, kernel_env
 
 KERNEL_NAME = "cnn-warm"
+LAUNCHER = str(Path(__file__).with_name("warmkernel.py"))  #: the kernel command (a script)
 SOCKET = "zygote.sock"  #: in a WarmKernels folder, outside the sandbox
 TRUSTED_KERNEL_NAME = "cnn-warm-trusted"  #: unsandboxed, for the hardened grader's trusted kernel
 
@@ -85,7 +86,9 @@ class WarmKernels:
         spec = self.folder / "kernels" / self.name
         spec.mkdir(parents=True)
         kernel = {
-            "argv": [sys.executable, "-m", "autograder.warmkernel", "-f", "{connection_file}"],
+            # -I -S: the launcher is standard library only; without site (the environment's
+            # .pth files) it starts in ~7 ms rather than ~25 ms, once per notebook
+            "argv": [sys.executable, "-I", "-S", LAUNCHER, "-f", "{connection_file}"],
             "display_name": "Python 3 (warm, CNN Foundations grader)",
             "language": "python",
             "interrupt_mode": "signal",

@@ -266,6 +266,44 @@ def test_does_grading_an_unreleased_assignment_say_what_to_run(tmp_path):
         grade(root, "tiny", Options(workers=1), progress=False)
 
 
+def test_does_a_failed_gradebook_check_leave_no_zygote_behind(tmp_path):
+    """The shared zygote starts importing before the gradebook is checked (they overlap): when
+    the check fails, the zygote is stopped, not left running."""
+    import psutil
+
+    from autograder.grade import GradingError
+
+    root = tmp_path / "course"
+    (root / "submitted" / "s" / "tiny").mkdir(parents=True)
+    shutil.copy2(course.NBGRADER_CONFIG, root / "nbgrader_config.py")
+    nbformat.write(nbformat.v4.new_notebook(), root / "submitted" / "s" / "tiny" / "tiny.ipynb")
+    with pytest.raises(GradingError, match="generate_assignment tiny"):
+        grade(root, "tiny", Options(workers=1, sandbox=False), progress=False)
+    left = [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if p.is_running() and p.status() != "zombie" and "autograder.zygote" in p.cmdline()
+    ]
+    assert not left
+
+
+def test_does_a_worker_freeze_its_imports_once():
+    """After its first submission a worker moves what it imported out of the collector's reach
+    (grade._freeze_imports), once: later objects stay collectable."""
+    probe = """
+import gc
+from autograder import grade
+assert gc.get_freeze_count() == 0
+grade._freeze_imports()
+frozen = gc.get_freeze_count()
+garbage = [[] for _ in range(1000)]
+grade._freeze_imports()
+print(frozen > 10000, gc.get_freeze_count() == frozen)
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]
+
+
 def test_does_the_grader_import_nbgrader_without_compiling_rfc3987s_grammar():
     """jsonschema's optional rfc3987_syntax (0.7 s at import) stays out; validation still works."""
     probe = """

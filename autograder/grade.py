@@ -171,6 +171,8 @@ def _api(root: Path, opts: Options, shared: dict[str, str] | None = None):
     """This worker's nbgrader API, with its warm kernels started on first use; ``shared``: kernel
     name -> kernelspec folder of zygotes the local grader started for all its workers."""
     global _WARM, _TRUSTED
+    import atexit
+
     from nbgrader.apps import NbGraderAPI
 
     from autograder.nbgrader_tools import nbgrader_env
@@ -184,11 +186,16 @@ def _api(root: Path, opts: Options, shared: dict[str, str] | None = None):
 
     os.environ.update({k: v for k, v in nbgrader_env().items() if k == "PATH"})
     shared = shared or {}
+    # the worker's own zygotes live as long as the worker; at its exit their folders (the
+    # kernelspec, the sandbox's scratch) are removed with them
     if opts.warm and _WARM is None and KERNEL_NAME not in shared:
-        _WARM = WarmKernels(**_student_kernels(opts)).start()
+        _WARM = WarmKernels(**_student_kernels(opts))
+        atexit.register(_WARM.stop)
+        _WARM.start()
     trusted = opts.warm and opts.sandbox and opts.hardened
     if trusted and _TRUSTED is None and TRUSTED_KERNEL_NAME not in shared:
         _TRUSTED = WarmKernels(**_trusted_kernels(opts))
+        atexit.register(_TRUSTED.stop)
         _TRUSTED.start()
     key = (str(root), opts)
     if key not in _APIS:

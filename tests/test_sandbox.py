@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -175,9 +176,11 @@ def batch(tmp_path_factory):
     submit_with(root, "d-memory", [probe("memory", MEMORY_BOMB)])
     submit_with(root, "zz-honest", [probe("aftermath", AFTERMATH)])
     opts = Options(workers=1, cell_timeout=10, memory_mb=600, cpu_seconds=600, max_processes=128)
+    kernel_folders = set(Path(tempfile.gettempdir()).glob("cnn-warm-*"))
     try:
         results = grade(root, "tiny", opts, progress=False)
-        yield root, results, server, secrets, targets
+        left = set(Path(tempfile.gettempdir()).glob("cnn-warm-*")) - kernel_folders
+        yield root, results, server, secrets, targets, left
     finally:
         server.close()
         for target in targets:
@@ -199,7 +202,7 @@ def test_does_the_batch_finish_with_every_graded_cell_scored(batch):
 
 @pytest.mark.slow
 def test_can_student_code_read_nothing_of_the_course_or_other_students(batch):
-    root, _, _, secrets, _ = batch
+    root, _, _, secrets, *_ = batch
     seen = outputs(root, "a-probe")["read"]
     assert "LEAK" not in seen
     assert seen.count("BLOCKED") == len(secrets)
@@ -208,7 +211,7 @@ def test_can_student_code_read_nothing_of_the_course_or_other_students(batch):
 
 @pytest.mark.slow
 def test_can_student_code_write_only_to_its_scratch_folder(batch):
-    root, _, _, _, targets = batch
+    root, _, _, _, targets, _ = batch
     seen = outputs(root, "a-probe")["write"]
     assert "LEAK" not in seen and seen.count("BLOCKED") == len(targets)
     assert not [t for t in targets if t.exists()]
@@ -263,6 +266,14 @@ def test_does_a_killed_kernel_cost_only_the_cells_after_it(batch, student, messa
     root, *_ = batch
     assert message in cell_errors(root, student)
     assert "SURVIVED" not in outputs(root, student).get("memory", "")
+
+
+@pytest.mark.slow
+def test_does_the_batch_leave_no_kernel_folder_behind(batch):
+    """The worker's sandboxed zygote (kernelspec, scratch with the students' copies) and the
+    grader's trusted one: their folders are removed when the batch ends."""
+    *_, left = batch
+    assert not left
 
 
 @pytest.mark.slow

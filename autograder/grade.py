@@ -167,6 +167,33 @@ def _freeze_imports() -> None:
         _FROZEN = True
 
 
+def _share_gradebook_engines() -> None:
+    """One SQLAlchemy engine per database URL in this worker process, for every nbgrader
+    ``Gradebook``.
+
+    nbgrader opens a Gradebook five times per submission (the converter, OverwriteCells,
+    OverwriteKernelspec, SaveAutoGrades, the late-penalty step), and each made a new engine,
+    so SQLAlchemy compiled every statement afresh each time: its compiled-statement cache
+    belongs to the engine. A Gradebook's ``close()`` disposes of the engine's pool, which
+    only closes the idle connections; the engine, and its cache, stay usable.
+    """
+    import nbgrader.api
+
+    if getattr(nbgrader.api.create_engine, "shared_per_url", False):
+        return
+    create_engine = nbgrader.api.create_engine
+    engines: dict = {}
+
+    def shared_engine(url, **kwargs):
+        key = (str(url), tuple(sorted(kwargs.items())))
+        if key not in engines:
+            engines[key] = create_engine(url, **kwargs)
+        return engines[key]
+
+    shared_engine.shared_per_url = True
+    nbgrader.api.create_engine = shared_engine
+
+
 def _api(root: Path, opts: Options, shared: dict[str, str] | None = None):
     """This worker's nbgrader API, with its warm kernels started on first use; ``shared``: kernel
     name -> kernelspec folder of zygotes the local grader started for all its workers."""
@@ -199,6 +226,7 @@ def _api(root: Path, opts: Options, shared: dict[str, str] | None = None):
         _TRUSTED.start()
     key = (str(root), opts)
     if key not in _APIS:
+        _share_gradebook_engines()
         for folder in shared.values():  # the first submission: they may still be importing
             wait_for_zygote(folder)
             add_kernelspecs(folder)

@@ -304,6 +304,31 @@ print(frozen > 10000, gc.get_freeze_count() == frozen)
     assert out.stdout.split() == ["True", "True"]
 
 
+def test_do_a_workers_gradebooks_share_one_engine_and_its_statement_cache(tmp_path):
+    """nbgrader opens a Gradebook five times per submission: in a worker they share one
+    SQLAlchemy engine per URL (so statements are compiled once), and a Gradebook's close()
+    leaves it usable for the next."""
+    probe = f"""
+from nbgrader.api import Gradebook
+from autograder import grade
+grade._share_gradebook_engines()
+grade._share_gradebook_engines()  # once: not wrapped twice
+url = "sqlite:///{tmp_path}/gradebook.db"
+with Gradebook(url) as first:
+    first.add_assignment("ps1")
+    engine = first.engine
+    first.find_assignment("ps1")
+    cached = len(engine._compiled_cache)
+with Gradebook(url) as second:
+    found = second.find_assignment("ps1").name
+    print(second.engine is engine, found, len(engine._compiled_cache) == cached)
+with Gradebook("sqlite:///{tmp_path}/other.db") as other:
+    print(other.engine is not engine)
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "ps1", "True", "True"]
+
+
 def test_does_the_grader_import_nbgrader_without_compiling_rfc3987s_grammar():
     """jsonschema's optional rfc3987_syntax (0.7 s at import) stays out; validation still works."""
     probe = """

@@ -24,19 +24,23 @@ MEMORY_EVERY = 10  # polls between exact memory readings (smaps_rollup takes ~8 
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def private_mb(pid: int) -> float:
+def family(pid: int) -> list[int]:
+    """The kernel and its children (a DataLoader's workers, a subprocess)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [pid] + [int(p) for p in f.read().split()]
+    except OSError:
+        return [pid]
+
+
+def private_mb(pids: list[int]) -> float:
     """Memory a kernel (and its children) added beyond what it shares with the zygote, in MiB.
 
     A forked kernel shares the zygote's pages (torch and friends) until it writes to them, so
     its RSS starts near a gigabyte; its private pages are what the student's code allocated.
+    Reading them (``smaps_rollup``) takes ~10 ms of CPU for a forked kernel.
     """
     total = 0.0
-    pids = [pid]
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            pids += [int(p) for p in f.read().split()]
-    except OSError:
-        pass
     for p in pids:
         try:
             with open(f"/proc/{p}/smaps_rollup") as f:
@@ -48,17 +52,30 @@ def private_mb(pid: int) -> float:
     return total
 
 
-def resident_mb(pid: int) -> float:
-    """The kernel's resident memory (statm: microseconds to read, unlike smaps_rollup).
+def resident_mb(pids: list[int]) -> float:
+    """Their resident memory (statm: microseconds to read, unlike smaps_rollup).
 
     A forked kernel starts with the zygote's resident pages counted; what it allocates adds to
     that, so growth beyond the limit is worth an exact reading (:func:`private_mb`).
     """
-    try:
-        with open(f"/proc/{pid}/statm") as f:
-            return int(f.read().split()[1]) * PAGE_MB
-    except (OSError, IndexError, ValueError):
-        return 0.0
+    total = 0.0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                total += int(f.read().split()[1]) * PAGE_MB
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def exact_reading_due(resident: float, start: float, limit: float, polls: int) -> bool:
+    """Whether to read the private memory now (every MEMORY_EVERY polls, at once after a
+    growth past the limit). Never while the resident memory is within the limit: private
+    pages are resident pages, so the private memory cannot exceed the limit before the
+    resident memory does (with the default 4 GiB limit, most kernels are never read)."""
+    if not limit or resident <= limit:
+        return False
+    return resident - start > limit or polls % MEMORY_EVERY == 0
 
 
 def alive(pid: int) -> bool:
@@ -134,14 +151,14 @@ def main(argv: list[str]) -> int:
     parent = os.getppid()
     polls = 0
     exited = _exit_watch(kernel)
-    start_mb = resident_mb(kernel)
+    start_mb = resident_mb([kernel])
     while alive(kernel):
         if os.getppid() != parent:  # whoever managed us is gone: take the kernel with us
             os.kill(kernel, signal.SIGKILL)
             return 1
-        # exactly every MEMORY_EVERY polls (its children count too); at once when it grew
-        grew = limit and resident_mb(kernel) - start_mb > limit
-        if limit and (grew or polls % MEMORY_EVERY == 0) and private_mb(kernel) > limit:
+        pids = family(kernel)  # its children count too
+        due = exact_reading_due(resident_mb(pids), start_mb, limit, polls)
+        if due and private_mb(pids) > limit:
             os.kill(kernel, signal.SIGKILL)
             return 137
         polls += 1

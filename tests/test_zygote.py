@@ -15,7 +15,7 @@ from nbclient import NotebookClient
 
 from autograder.kernelclient import GradingKernelManager
 from autograder.warm import KERNEL_NAME, WarmKernels
-from autograder.warmkernel import _exit_watch, alive
+from autograder.warmkernel import MEMORY_EVERY, _exit_watch, alive, exact_reading_due
 
 PROBE = """\
 import os, random, sys
@@ -158,6 +158,19 @@ def test_does_an_immediate_shutdown_leave_no_kernel_behind(warm):
     launcher = asyncio.run(run_and_kill())
     assert not alive(launcher)
     assert _gone(int("".join(printed))), "the forked kernel outlived its launcher"
+
+
+def test_is_private_memory_read_only_when_the_resident_memory_could_exceed_the_limit():
+    """smaps_rollup costs ~10 ms a reading: none while the resident memory (which includes every
+    private page) is within the limit; past it, every MEMORY_EVERY polls, or at once after a
+    growth past the limit; never without a limit."""
+    start, limit = 900.0, 4096.0
+    assert not any(exact_reading_due(2000.0, start, limit, polls) for polls in range(50))
+    assert not exact_reading_due(limit, start, limit, 0)
+    due = [p for p in range(50) if exact_reading_due(limit + 1, start, limit, p)]
+    assert due == list(range(0, 50, MEMORY_EVERY))
+    assert exact_reading_due(start + limit + 1, start, limit, 1)  # grew past it: at once
+    assert not exact_reading_due(10_000.0, start, 0.0, 0)
 
 
 def test_does_the_launcher_wake_when_its_kernel_exits_not_at_its_next_poll():

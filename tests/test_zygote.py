@@ -36,10 +36,11 @@ def warm():
     kernels.stop()
 
 
-def run(folder, monkeypatch) -> tuple[list[str], dict]:
+def run(folder, monkeypatch, probe: str = PROBE) -> tuple[list[str], dict]:
+    """Run ``probe`` then ``1 / 0`` in a forked kernel: the probe's printed lines, the error."""
     monkeypatch.setenv("CNN_PROBE", folder.name)
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(PROBE), nbformat.v4.new_code_cell("1 / 0")]
+    nb.cells = [nbformat.v4.new_code_cell(probe), nbformat.v4.new_code_cell("1 / 0")]
     NotebookClient(
         nb,
         kernel_name=KERNEL_NAME,
@@ -110,21 +111,12 @@ print(sum(name in inspect._filesbymodname for name in ("torch", "torch.nn", "mat
 """
 
 
-def test_does_a_forked_kernel_inherit_the_caches_of_a_first_traceback(warm, tmp_path):
+def test_does_a_forked_kernel_inherit_the_caches_of_a_first_traceback(warm, tmp_path, monkeypatch):
     """The zygote formatted a traceback, so a kernel's first error finds the loaded modules
     already mapped to their files (inspect's cache; matplotlib, imported after torch, was not
     before); the traceback is still the kernel's own, coloured as a fresh kernel's."""
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(WARMED), nbformat.v4.new_code_cell("1 / 0")]
-    NotebookClient(
-        nb,
-        kernel_name=KERNEL_NAME,
-        kernel_manager_class="autograder.kernelclient.GradingKernelManager",
-        allow_errors=True,
-        resources={"metadata": {"path": str(tmp_path)}},
-    ).execute()
-    assert nb.cells[0].outputs[0]["text"].split() == ["3"]  # before any error in this kernel
-    error = nb.cells[1].outputs[0]
+    printed, error = run(tmp_path, monkeypatch, probe=WARMED)
+    assert printed == ["3"]  # before any error in this kernel
     text = "\n".join(error["traceback"])
     assert error["ename"] == "ZeroDivisionError" and "\x1b[" in text  # coloured, as usual
     assert "1 / 0" in re.sub(r"\x1b\[[0-9;]*m", "", text)

@@ -30,9 +30,13 @@ WRONG = {
     "dead": {"square": "import os\nos._exit(3)"},
     "hog": {"square": "hog = bytearray(900 * 2**20)\ndef square(x):\n    return x * x"},
     "slow": {"square": "import time\ntime.sleep(120)"},
+    # the kernel's parent, its threads, and whether Dask's malloc setting reached the kernel
+    # (os.environ) or the process it was forked from (/proc/self/environ: the exec-time block)
     "probe": {
         "square": "import os\nprint('forked by', os.getppid(), 'threads', os.environ.get("
-        "'OMP_NUM_THREADS'))\ndef square(x):\n    return x * x"
+        "'OMP_NUM_THREADS'), 'malloc', 'MALLOC_TRIM_THRESHOLD_' in os.environ, "
+        "b'MALLOC_TRIM_THRESHOLD_' in open('/proc/self/environ', 'rb').read())\n"
+        "def square(x):\n    return x * x"
     },
 }
 
@@ -115,7 +119,8 @@ def test_are_scores_identical_to_plain_nbgrader(tiny, tmp_path):
 @pytest.mark.slow
 def test_do_a_local_clusters_workers_share_one_unsandboxed_zygote(tiny, tmp_path):
     """--no-sandbox: one zygote, started by the grader, forks every kernel of both workers,
-    with the environment Dask gives a worker (one thread per kernel); it is gone afterwards."""
+    with the environment Dask gives a worker (one thread per kernel) but its malloc setting;
+    it is gone afterwards."""
     import psutil
 
     root = copy_of(tiny, tmp_path)
@@ -124,17 +129,31 @@ def test_do_a_local_clusters_workers_share_one_unsandboxed_zygote(tiny, tmp_path
     opts = Options(workers=2, sandbox=False, hardened=False)
     results = grade(root, "tiny", opts, progress=False)
     assert all(r.success for r in results) and len({r.worker for r in results}) == 2
-    printed = set()
-    for r in results:
-        nb = nbformat.read(root / "autograded" / r.student / "tiny" / "tiny.ipynb", as_version=4)
-        printed |= {
-            o.text for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout"
-        }
+    printed = {tuple(probed(root, r.student)) for r in results}
     assert len(printed) == 1, printed
-    _, _, ppid, _, threads = printed.pop().split()
-    assert threads == "1"
+    _, _, ppid, _, threads, _, *malloc = printed.pop()
+    assert threads == "1" and malloc == ["False", "False"]
     assert not psutil.pid_exists(int(ppid)) or psutil.Process(int(ppid)).status() == "zombie"
     assert sum(v for v in cell_scores(root).values()) == 6 * 5
+
+
+def probed(root: Path, student: str) -> list[str]:
+    """What the "probe" submission printed, split into words."""
+    nb = nbformat.read(root / "autograded" / student / "tiny" / "tiny.ipynb", as_version=4)
+    (text,) = {o.text for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout"}
+    return text.split()
+
+
+@pytest.mark.slow
+def test_do_kernels_a_worker_starts_itself_go_without_dasks_malloc_setting(tiny, tmp_path):
+    """Cold kernels inherit the worker's environment, which Dask's nanny gave
+    MALLOC_TRIM_THRESHOLD_ (with it every tensor over 128 KiB is page-faulted in afresh:
+    F.conv2d on a 300x451 image 8x slower). The worker's own zygotes inherit it alike."""
+    root = copy_of(tiny, tmp_path)
+    submit(root, "probe", "probe")
+    opts = Options(workers=1, warm=False, sandbox=False, hardened=False)
+    assert all(r.success for r in grade(root, "tiny", opts, progress=False))
+    assert probed(root, "probe")[4:] == ["1", "malloc", "False", "False"]
 
 
 @pytest.mark.slow

@@ -85,6 +85,13 @@ def cell_errors(root: Path, student: str) -> str:
     )
 
 
+def probed(root: Path, student: str) -> list[str]:
+    """What the "probe" submission printed, split into words."""
+    nb = nbformat.read(root / "autograded" / student / "tiny" / "tiny.ipynb", as_version=4)
+    (text,) = {o.text for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout"}
+    return text.split()
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
     """A released tiny course; tests copy it."""
@@ -135,13 +142,6 @@ def test_do_a_local_clusters_workers_share_one_unsandboxed_zygote(tiny, tmp_path
     assert threads == "1" and malloc == ["False", "False"]
     assert not psutil.pid_exists(int(ppid)) or psutil.Process(int(ppid)).status() == "zombie"
     assert sum(v for v in cell_scores(root).values()) == 6 * 5
-
-
-def probed(root: Path, student: str) -> list[str]:
-    """What the "probe" submission printed, split into words."""
-    nb = nbformat.read(root / "autograded" / student / "tiny" / "tiny.ipynb", as_version=4)
-    (text,) = {o.text for c in nb.cells for o in c.get("outputs", []) if o.get("name") == "stdout"}
-    return text.split()
 
 
 @pytest.mark.slow

@@ -323,6 +323,24 @@ print(frozen > 10000, gc.get_freeze_count() == frozen)
     assert out.stdout.split() == ["True", "True"]
 
 
+@pytest.mark.slow
+def test_does_a_worker_freeze_its_imports_after_its_first_submission(tiny, tmp_path):
+    """grade_one calls grade._freeze_imports: nothing is frozen before, much is after."""
+    root = copy_of(tiny, tmp_path)
+    submit(root, "correct", "correct")
+    probe = f"""
+import gc
+from pathlib import Path
+from autograder import grade
+before = gc.get_freeze_count()
+opts = grade.Options(workers=1, warm=False, sandbox=False, hardened=False)
+result = grade.grade_one(Path({str(root)!r}), "tiny", "correct", opts)
+print(result.success, before, gc.get_freeze_count() > 10000)
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.stdout.split() == ["True", "0", "True"], out.stderr[-2000:]
+
+
 def test_do_a_workers_gradebooks_share_one_engine_and_its_statement_cache(tmp_path):
     """nbgrader opens a Gradebook five times per submission: in a worker they share one
     SQLAlchemy engine per URL (so statements are compiled once), and a Gradebook's close()

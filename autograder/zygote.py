@@ -84,17 +84,13 @@ def _kernel_modules() -> list[str]:
 
 
 def _warm_tracebacks() -> None:
-    """Format tracebacks as a kernel would, so that its kernels inherit the caches they fill.
+    """Format one traceback as a kernel would, so that its kernels inherit the caches it fills.
 
     A kernel's first error otherwise maps the loaded modules to their files (``inspect``'s
     cache: the ~700 modules imported since torch's import last filled it, each path resolved
     with lstat calls) and builds the colour theme's pygments machinery: 80-95 ms, against
     13-20 ms for later tracebacks (measured in forked children; 35-55 ms with this). Most
-    graded notebooks have an error: blank or wrong work. Each library file a traceback passes
-    through is read and parsed once per process too (stack_data's source cache): so the
-    errors also pass through the check library's ``call``, which test cells call the
-    students' functions with, and through torch's DataLoader, which loads their datasets
-    (a kernel's first such traceback 47 and 55 ms, later ones 17 and 28 ms).
+    graded notebooks have an error: blank or wrong work.
     """
     try:
         from ipykernel.zmqshell import ZMQInteractiveShell
@@ -102,36 +98,14 @@ def _warm_tracebacks() -> None:
     except ImportError:
         return
     traits = ZMQInteractiveShell.class_traits()
-    formatter = AutoFormattedTB(
-        mode=traits["xmode"].default(), theme_name=traits["colors"].default()
-    )
-    namespace: dict = {}
-    exec(compile("def cell():\n    raise NotImplementedError\n", "<warm-up>", "exec"), namespace)
-    cell = namespace["cell"]
-    for fail in (cell, *_library_failures(cell)):
-        try:
-            fail()
-        except Exception:
-            formatter.structured_traceback(*sys.exc_info())
-
-
-def _library_failures(cell):
-    """Calls that fail in ``cell`` through the library code students' errors pass through."""
+    code = compile("def cell():\n    raise ValueError('warm-up')\ncell()\n", "<warm-up>", "exec")
     try:
-        from torch.utils.data import DataLoader, Dataset
-
-        from autograder.checks import call
-    except ImportError:
-        return []
-
-    class Failing(Dataset):
-        def __len__(self):
-            return 1
-
-        def __getitem__(self, index):
-            cell()
-
-    return [lambda: call(cell), lambda: next(iter(DataLoader(Failing())))]
+        exec(code, {})
+    except ValueError:
+        formatter = AutoFormattedTB(
+            mode=traits["xmode"].default(), theme_name=traits["colors"].default()
+        )
+        formatter.structured_traceback(*sys.exc_info())
 
 
 def preload() -> None:

@@ -28,14 +28,6 @@ from pathlib import Path
 
 MARKER = ".autograder-done.json"
 
-#: Set by Dask's nanny in its workers' environment (``distributed.nanny.pre-spawn-environ``),
-#: so that glibc returns freed memory sooner. A kernel must not inherit it: setting it fixes
-#: glibc's mmap threshold at 128 KiB, so every tensor larger than that is mapped afresh and
-#: page-faulted in on each allocation. Measured in a kernel, one thread: ``x + x`` on 300x451
-#: floats 0.01 -> 0.21 ms, ``F.conv2d`` 3x3 on it 0.43 -> 3.7 ms; a cell of ch05 30 -> 100 ms of
-#: CPU. Plain nbgrader's kernels do not have it.
-NOT_FOR_KERNELS = ("MALLOC_TRIM_THRESHOLD_",)
-
 # jsonschema (which nbformat and nbgrader import) imports rfc3987_syntax when it is installed
 # (jupyter_events' jsonschema[format-nongpl] extra brings it), and that module compiles a Lark
 # grammar at import: 0.7 s of CPU in the grader and again in every worker, for the "iri" string
@@ -213,6 +205,7 @@ def _api(root: Path, opts: Options, shared: dict[str, str] | None = None):
     from autograder.nbgrader_tools import nbgrader_env
     from autograder.warm import (
         KERNEL_NAME,
+        NOT_FOR_KERNELS,
         TRUSTED_KERNEL_NAME,
         WarmKernels,
         add_kernelspecs,
@@ -368,9 +361,7 @@ def _shared_zygotes(opts: Options) -> list:
     # runs as one forked by a worker's own zygote would (two kernels on two cores, one thread
     # each, rather than two threads each)
     env = {
-        str(k): str(v)
-        for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
-        if k not in NOT_FOR_KERNELS
+        str(k): str(v) for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
     }
     if not opts.sandbox:
         arguments = _student_kernels(opts)
@@ -409,6 +400,7 @@ def grade(root: Path, assignment: str, opts: Options = Options(), progress: bool
     from tqdm import tqdm
 
     root = root.resolve()
+    environ = dict(os.environ)  # a local cluster's nannies set their workers' variables here too
     _check_sandbox(opts)
     students = submissions(root, assignment)
     todo = [s for s in students if opts.force or not is_done(root, assignment, s)]
@@ -454,7 +446,19 @@ def grade(root: Path, assignment: str, opts: Options = Options(), progress: bool
             cluster.close()
         for kernels in zygotes:
             kernels.stop()
+        _restore_environ(environ)
     return sorted(results, key=lambda r: r.student)
+
+
+def _restore_environ(saved: dict[str, str]) -> None:
+    """Put this process's environment back as it was: Dask's nanny sets its workers'
+    variables (``distributed.nanny.pre-spawn-environ``: one thread, PYTHONHASHSEED, glibc's
+    MALLOC_TRIM_THRESHOLD_) in the process that runs it, before spawning them, and leaves them
+    set. Whatever the caller starts next (another batch's zygote, plain nbgrader's kernels)
+    would inherit them."""
+    for name in set(os.environ) - set(saved):
+        del os.environ[name]
+    os.environ.update(saved)
 
 
 def _cell_notes(submitted, notebook) -> list[str]:

@@ -7,6 +7,7 @@ under a second once the warm kernel is up.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import sqlite3
@@ -124,17 +125,22 @@ def test_are_scores_identical_to_plain_nbgrader(tiny, tmp_path):
 
 
 @pytest.mark.slow
-def test_do_a_local_clusters_workers_share_one_unsandboxed_zygote(tiny, tmp_path):
+def test_do_a_local_clusters_workers_share_one_unsandboxed_zygote(tiny, tmp_path, monkeypatch):
     """--no-sandbox: one zygote, started by the grader, forks every kernel of both workers,
-    with the environment Dask gives a worker (one thread per kernel) but its malloc setting;
-    it is gone afterwards."""
+    with the environment Dask gives a worker (one thread per kernel) but its malloc setting,
+    even when the grader has it (Dask's nanny leaves it in the process that ran a cluster);
+    the zygote is gone afterwards, and the grader's environment is as it was."""
     import psutil
 
     root = copy_of(tiny, tmp_path)
     for i in range(6):
         submit(root, f"s{i}", "probe")
     opts = Options(workers=2, sandbox=False, hardened=False)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    environ = dict(os.environ)
     results = grade(root, "tiny", opts, progress=False)
+    assert dict(os.environ) == environ  # the nannies set OMP_NUM_THREADS=1... here
     assert all(r.success for r in results) and len({r.worker for r in results}) == 2
     printed = {tuple(probed(root, r.student)) for r in results}
     assert len(printed) == 1, printed

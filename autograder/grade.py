@@ -372,6 +372,48 @@ def _shared_zygotes(opts: Options) -> list:
     return [WarmKernels(**arguments, env=env).launch()]
 
 
+#: What a local cluster's forkserver imports before forking the workers: what every worker
+#: imports to grade (Dask, nbgrader and the grader's modules), imported once, not once per worker.
+WORKER_PRELOAD = (
+    "distributed",
+    "nbgrader.apps",
+    "autograder.execute",
+    "autograder.hardened",
+    "autograder.kernelclient",
+    "autograder.warm",
+)
+
+
+def _forked_workers():
+    """Have a local cluster's nannies fork their workers from one server process that imported
+    WORKER_PRELOAD, instead of starting each afresh (Dask's default, ``spawn``). Returns what
+    undoes it, to call once the cluster is closed.
+
+    Measured (2 workers): a spawned worker spends 1.2 s of CPU importing Dask and 0.6 s more
+    importing nbgrader on its first submission, while the shared zygote imports torch on the
+    same two cores; with the forkserver the zygote served 2.9 s after the start rather than
+    3.6-3.9 s, and the cluster closed in 0.02 s rather than 0.4-0.5 s. The server is this
+    batch's: stopped at the end, so that the next batch's workers start from the environment
+    as it is then. If this process runs a forkserver already (not ours), the workers spawn.
+    """
+    import multiprocessing.forkserver
+
+    import dask
+    from distributed.utils import get_mp_context
+
+    server = multiprocessing.forkserver._forkserver
+    if server._forkserver_pid is not None:
+        return lambda: None
+    setting = dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
+    get_mp_context().set_forkserver_preload(list(WORKER_PRELOAD))  # after Dask sets its own
+
+    def undo() -> None:
+        setting.__exit__(None, None, None)
+        server._stop()  # closes its "alive" pipe and waits for it to exit
+
+    return undo
+
+
 def _client(opts: Options):
     from dask.distributed import Client, LocalCluster
 
@@ -410,10 +452,12 @@ def grade(root: Path, assignment: str, opts: Options = Options(), progress: bool
     # the zygotes import torch while the gradebook is checked and the cluster starts
     zygotes = _shared_zygotes(opts) if todo else []
     client = cluster = None
+    unfork = None
     try:
         _check_gradebook(root, assignment, opts)
         if not todo:
             return results
+        unfork = None if opts.scheduler else _forked_workers()
         client, cluster = _client(opts)  # workers wait for the zygotes before their first
         shared = {k.name: str(k.folder) for k in zygotes}
         futures = [
@@ -444,6 +488,8 @@ def grade(root: Path, assignment: str, opts: Options = Options(), progress: bool
             client.close()
         if cluster is not None:
             cluster.close()
+        if unfork is not None:
+            unfork()
         for kernels in zygotes:
             kernels.stop()
         _restore_environ(environ)

@@ -39,6 +39,16 @@ WRONG = {
         "b'MALLOC_TRIM_THRESHOLD_' in open('/proc/self/environ', 'rb').read())\n"
         "def square(x):\n    return x * x"
     },
+    # the command lines of the kernel's parent and grandparent (a cold kernel: the worker and
+    # the process that started it), and a variable the test sets between batches
+    "lineage": {
+        "square": "import json, os\nparent = os.getppid()\n"
+        "grand = int(open(f'/proc/{parent}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+        "print(json.dumps({'grand': grand, 'batch': os.environ.get('CNN_TEST_BATCH'), 'cmd': ["
+        "open(f'/proc/{p}/cmdline', 'rb').read().replace(bytes(1), b' ').decode()"
+        " for p in (parent, grand)]}))\n"
+        "def square(x):\n    return x * x"
+    },
 }
 
 
@@ -160,6 +170,31 @@ def test_do_kernels_a_worker_starts_itself_go_without_dasks_malloc_setting(tiny,
     opts = Options(workers=1, warm=False, sandbox=False, hardened=False)
     assert all(r.success for r in grade(root, "tiny", opts, progress=False))
     assert probed(root, "probe")[4:] == ["1", "malloc", "False", "False"]
+
+
+@pytest.mark.slow
+def test_are_local_workers_forked_from_a_server_of_the_batch(tiny, monkeypatch, tmp_path):
+    """The workers are forked from a forkserver that imported nbgrader (not spawned, each
+    importing it again); the server is stopped with the batch, so the next batch's workers
+    start from the environment as it is then."""
+    import multiprocessing.forkserver
+
+    import psutil
+
+    opts = Options(workers=1, warm=False, sandbox=False, hardened=False)
+    for batch in ("first", "second"):
+        monkeypatch.setenv("CNN_TEST_BATCH", batch)
+        root = copy_of(tiny, tmp_path / batch)
+        submit(root, "lineage", "lineage")
+        assert all(r.success for r in grade(root, "tiny", opts, progress=False))
+        nb = nbformat.read(root / "autograded" / "lineage" / "tiny" / "tiny.ipynb", 4)
+        (text,) = {o.text for c in nb.cells for o in c.get("outputs", []) if "text" in o}
+        seen = json.loads(text)
+        server = seen["cmd"][1]
+        assert "multiprocessing.forkserver" in server and "nbgrader.apps" in server, server
+        assert seen["batch"] == batch
+        assert multiprocessing.forkserver._forkserver._forkserver_pid is None
+        assert not psutil.pid_exists(seen["grand"])
 
 
 @pytest.mark.slow

@@ -198,7 +198,7 @@ def _api(root: Path, opts: Options, shared: dict[str, str] | None = None):
     """This worker's nbgrader API, with its warm kernels started on first use; ``shared``: kernel
     name -> kernelspec folder of zygotes the local grader started for all its workers."""
     global _WARM, _TRUSTED
-    import atexit
+    from multiprocessing.util import Finalize
 
     from nbgrader.apps import NbGraderAPI
 
@@ -217,15 +217,16 @@ def _api(root: Path, opts: Options, shared: dict[str, str] | None = None):
         os.environ.pop(name, None)
     shared = shared or {}
     # the worker's own zygotes live as long as the worker; at its exit their folders (the
-    # kernelspec, the sandbox's scratch) are removed with them
+    # kernelspec, the sandbox's scratch) are removed with them. multiprocessing's finalizers,
+    # not atexit: a worker forked by the forkserver ends with os._exit after running them
     if opts.warm and _WARM is None and KERNEL_NAME not in shared:
         _WARM = WarmKernels(**_student_kernels(opts))
-        atexit.register(_WARM.stop)
+        Finalize(None, _WARM.stop, exitpriority=0)
         _WARM.start()
     trusted = opts.warm and opts.sandbox and opts.hardened
     if trusted and _TRUSTED is None and TRUSTED_KERNEL_NAME not in shared:
         _TRUSTED = WarmKernels(**_trusted_kernels(opts))
-        atexit.register(_TRUSTED.stop)
+        Finalize(None, _TRUSTED.stop, exitpriority=0)
         _TRUSTED.start()
     key = (str(root), opts)
     if key not in _APIS:

@@ -393,9 +393,11 @@ def _forked_workers():
     Measured (2 workers): a spawned worker spends 1.2 s of CPU importing Dask and 0.6 s more
     importing nbgrader on its first submission, while the shared zygote imports torch on the
     same two cores; with the forkserver the zygote served 2.9 s after the start rather than
-    3.6-3.9 s, and the cluster closed in 0.02 s rather than 0.4-0.5 s. The server is this
-    batch's: stopped at the end, so that the next batch's workers start from the environment
-    as it is then. If this process runs a forkserver already (not ours), the workers spawn.
+    3.5-4.0 s, and the cluster closed in 0.02 s rather than 0.3-0.5 s (a forked worker ends
+    with os._exit after multiprocessing's finalizers: no interpreter teardown, and no atexit
+    handlers, see _api). The server is this batch's: stopped at the end, so that the next
+    batch's workers start from the environment as it is then. If this process runs a
+    forkserver already (not ours), the workers spawn.
     """
     import multiprocessing.forkserver
 

@@ -375,7 +375,9 @@ def _shared_zygotes(opts: Options) -> list:
 
 #: What a local cluster's forkserver imports before forking the workers: what every worker
 #: imports to grade (Dask, nbgrader and the grader's modules), imported once, not once per worker.
+#: This module first: it keeps rfc3987_syntax out (see above) before nbgrader imports jsonschema.
 WORKER_PRELOAD = (
+    "autograder.grade",
     "distributed",
     "nbgrader.apps",
     "autograder.execute",

@@ -427,3 +427,29 @@ except nbformat.ValidationError:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.split("\n")
     assert out[:2] == ["True", "invalid rejected"]
+
+
+def test_does_the_workers_forkserver_import_nbgrader_without_compiling_rfc3987s_grammar():
+    """The forkserver imports the grader first, then nbgrader: its workers have not compiled
+    the grammar either (in a fresh process: pytest's may have imported it)."""
+    probe = """
+import sys
+from autograder import grade
+
+
+def compiled():  # pickled by value: it runs in the worker
+    return sys.modules.get("rfc3987_syntax") is not None
+
+
+if __name__ == "__main__":
+    undo = grade._forked_workers()
+    client, cluster = grade._client(grade.Options(workers=1))
+    try:
+        print(list(client.run(compiled).values()))
+    finally:
+        client.close()
+        cluster.close()
+        undo()
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[-2] == "[False]", out.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import runpy
 import shutil
@@ -143,6 +144,25 @@ def test_corrupted_file_gives_a_checksum_error_without_unpickling(tmp_path, monk
         cifar.load_split(tmp_path)
     with pytest.raises(cifar.ChecksumError):
         cifar.VerifiedCIFAR10(tmp_path)
+
+
+def test_is_a_file_hashed_once_until_it_changes(tmp_path, monkeypatch):
+    shutil.copytree(SAMPLE, tmp_path / cifar.FOLDER)
+    path = tmp_path / cifar.FOLDER / "test_batch"
+    hashed = []
+    digest = cifar._digest
+    monkeypatch.setattr(cifar, "_digest", lambda p, a: hashed.append(Path(p).name) or digest(p, a))
+    for _ in range(3):
+        cifar.load_batch(path)
+    cifar.VerifiedCIFAR10(tmp_path, train=False)
+    assert hashed.count("test_batch") == 1 and hashed.count("data_batch_1") == 1
+    stat = path.stat()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))  # same inode and size; its times put back
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(cifar.ChecksumError, match="damaged"):
+        cifar.load_batch(path)
 
 
 def test_unknown_file_name_is_refused(tmp_path):

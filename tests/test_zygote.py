@@ -96,6 +96,33 @@ def test_does_no_figures_leave_figures_undrawn_even_after_matplotlib_inline(tmp_
         assert output["data"] == {"text/plain": "<Figure size 400x200 with 2 Axes>"}
 
 
+WIDGETS = """\
+from tqdm.auto import tqdm
+import ipywidgets
+targets = sorted(get_ipython().kernel.comm_manager.targets)
+print(tqdm.__mro__[1].__module__, targets, ipywidgets.widgets.widget.JUPYTER_WIDGETS_ECHO)
+"""
+
+
+def test_is_a_preloaded_ipywidgets_registered_with_the_kernel_as_when_imported(
+    warm, tmp_path, monkeypatch
+):
+    """tqdm.notebook (so ipywidgets) is imported in the zygote, where there is no kernel: a
+    forked kernel has the widgets' comm targets and reads JUPYTER_WIDGETS_ECHO as a fresh
+    kernel that imports them does."""
+    monkeypatch.setenv("JUPYTER_WIDGETS_ECHO", "0")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(WIDGETS)])
+    printed = []
+    for kernel_name in (KERNEL_NAME, "python3"):
+        NotebookClient(
+            nb, kernel_name=kernel_name, resources={"metadata": {"path": str(tmp_path)}}
+        ).execute()
+        printed.append(nb.cells[0].outputs[0]["text"])
+    assert printed[0] == printed[1]
+    assert printed[0].startswith("tqdm.notebook") and "'jupyter.widget'" in printed[0]
+    assert printed[0].split()[-1] == "False"
+
+
 def _gone(pid: int, seconds: float = 20.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

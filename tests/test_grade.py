@@ -382,6 +382,27 @@ print(result.success, before, gc.get_freeze_count() > 10000)
     assert out.stdout.split() == ["True", "0", "True"], out.stderr[-2000:]
 
 
+@pytest.mark.slow
+def test_is_a_notebook_validated_once_per_conversion(tiny, tmp_path):
+    """nbconvert validates after every preprocessor unless told otherwise: the grader's two
+    conversions of a submission (sanitize, autograde) validate once each."""
+    root = copy_of(tiny, tmp_path)
+    submit(root, "correct", "correct")
+    probe = f"""
+from pathlib import Path
+from nbconvert.exporters.exporter import Exporter
+from autograder import grade
+calls = []
+validate = Exporter._validate_preprocessor
+Exporter._validate_preprocessor = lambda *args: calls.append(1) or validate(*args)
+opts = grade.Options(workers=1, warm=False, sandbox=False, hardened=False)
+result = grade.grade_one(Path({str(root)!r}), "tiny", "correct", opts)
+print(result.success, len(calls))
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.stdout.split() == ["True", "2"], out.stderr[-2000:]
+
+
 def test_do_a_workers_gradebooks_share_one_engine_and_its_statement_cache(tmp_path):
     """nbgrader opens a Gradebook five times per submission: in a worker they share one
     SQLAlchemy engine per URL (so statements are compiled once), and a Gradebook's close()

@@ -77,8 +77,9 @@ def _not_found(path: Path) -> FileNotFoundError:
     )
 
 
-#: The files this process has verified, by what a change to a file changes: its inode, size,
-#: modification time and status-change time (which no program can set back).
+#: The files this process has verified: by the name (it decides the expected checksum), and by
+#: what a change to a file changes: its inode, size, modification time and status-change time
+#: (which no program can set back).
 _VERIFIED: dict[tuple, str] = {}
 
 
@@ -95,7 +96,7 @@ def check_file(path: str | Path) -> str:
     if not path.is_file():
         raise _not_found(path)
     st = path.stat()
-    key = (str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    key = (path.name, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     if key not in _VERIFIED:
         _VERIFIED[key] = _verify(path)
     return _VERIFIED[key]

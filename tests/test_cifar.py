@@ -165,6 +165,18 @@ def test_is_a_file_hashed_once_until_it_changes(tmp_path, monkeypatch):
         cifar.load_batch(path)
 
 
+def test_is_a_verified_file_checked_again_under_another_name(tmp_path):
+    """The name decides the expected checksum: the same file under another name (a symbolic
+    link, which leaves its times alone) is checked against that name's, not taken as verified."""
+    shutil.copytree(SAMPLE, tmp_path / cifar.FOLDER)
+    folder = tmp_path / cifar.FOLDER
+    assert cifar.check_file(folder / "data_batch_1") == "sample"
+    (folder / "data_batch_2").unlink()
+    (folder / "data_batch_2").symlink_to(folder / "data_batch_1")
+    with pytest.raises(cifar.ChecksumError, match="data_batch_2"):
+        cifar.check_file(folder / "data_batch_2")
+
+
 def test_unknown_file_name_is_refused(tmp_path):
     path = tmp_path / "evil.pkl"
     path.write_bytes(pickle.dumps({"a": 1}))

@@ -116,23 +116,30 @@ def preload() -> None:
     import importlib
 
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except ImportError:  # a missing optional library only makes the kernel start slower
-            pass
-    for name in _kernel_modules():
-        if name not in sys.modules:
+    # No collection while importing: the imports allocate millions of objects that all live,
+    # and the collector would walk them again and again (2.8 -> 2.2 s for all of this, of
+    # which 0.26 -> 0.07 s for the traceback); one collection at the end frees the garbage.
+    gc.disable()
+    try:
+        for name in PRELOAD:
             try:
                 importlib.import_module(name)
-            except Exception:  # a module that imports only inside a running kernel
+            except ImportError:  # a missing optional library only makes the kernel start slower
                 pass
-    _warm_tracebacks()  # after the last import: it maps every loaded module to its file
-    # Move everything loaded so far out of the garbage collector's reach: a collection in a
-    # forked kernel would otherwise write to every object's header, copying the zygote's
-    # pages (torch's modules) one by one - hundreds of milliseconds per kernel.
-    gc.collect()  # garbage from the imports is freed, not frozen
-    gc.freeze()
+        for name in _kernel_modules():
+            if name not in sys.modules:
+                try:
+                    importlib.import_module(name)
+                except Exception:  # a module that imports only inside a running kernel
+                    pass
+        _warm_tracebacks()  # after the last import: it maps every loaded module to its file
+    finally:
+        # Move everything loaded so far out of the garbage collector's reach: a collection in
+        # a forked kernel would otherwise write to every object's header, copying the zygote's
+        # pages (torch's modules) one by one - hundreds of milliseconds per kernel.
+        gc.collect()  # garbage from the imports is freed, not frozen
+        gc.freeze()
+        gc.enable()  # the kernels forked from here collect as any process does
 
 
 def _watch_launcher(launcher_pid: int) -> None:

@@ -18,11 +18,12 @@ from autograder.warm import KERNEL_NAME, WarmKernels
 from autograder.warmkernel import MEMORY_EVERY, _exit_watch, alive, exact_reading_due
 
 PROBE = """\
-import os, random, sys
+import gc, os, random, sys
 import numpy, torch
 print(torch.initial_seed(), random.random(), numpy.random.rand())
 print(os.getcwd(), os.environ.get("CNN_PROBE"))
 print(get_ipython().history_manager.hist_file, "leftover" in dir())
+print(gc.isenabled())
 leftover = 1
 """
 
@@ -52,7 +53,8 @@ def run(folder, monkeypatch, probe: str = PROBE) -> tuple[list[str], dict]:
 
 
 def test_does_each_forked_kernel_start_fresh(warm, tmp_path, monkeypatch):
-    """New RNG seeds (torch too), the request's cwd and env, no history file, empty namespace."""
+    """New RNG seeds (torch too), the request's cwd and env, no history file, empty namespace,
+    the garbage collector on (the zygote imports with it off)."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     first, error = run(tmp_path / "a", monkeypatch)
@@ -61,6 +63,7 @@ def test_does_each_forked_kernel_start_fresh(warm, tmp_path, monkeypatch):
     assert first[1] == f"{os.path.realpath(tmp_path / 'a')} a"
     assert second[1] == f"{os.path.realpath(tmp_path / 'b')} b"
     assert first[2] == second[2] == ":memory: False"
+    assert first[3] == second[3] == "True"
     assert error["ename"] == "ZeroDivisionError"  # tracebacks work in a forked kernel
 
 

@@ -162,9 +162,11 @@ def check_tensor(
         _fail(M.RETURNED_NONE.format(name=name))
     if not isinstance(actual, torch.Tensor):
         _fail(M.WRONG_TYPE.format(name=name, expected="a torch.Tensor", actual=_describe(actual)))
-    hint = _mistake_hint(actual, mistakes, atol, rtol)
+    # the known mistakes are compared only once the answer is wrong: a right answer pays nothing
     if tuple(actual.shape) != tuple(expected.shape):
-        hint = hint or _shape_hint(tuple(actual.shape), tuple(expected.shape))
+        hint = _mistake_hint(actual, mistakes, atol, rtol) or _shape_hint(
+            tuple(actual.shape), tuple(expected.shape)
+        )
         _fail(
             M.WRONG_SHAPE.format(
                 name=name, actual=_fmt_shape(actual.shape), expected=_fmt_shape(expected.shape)
@@ -172,7 +174,9 @@ def check_tensor(
             + hint
         )
     if check_dtype and actual.dtype != expected.dtype:
-        hint = hint or _dtype_hint(actual.dtype, expected.dtype)
+        hint = _mistake_hint(actual, mistakes, atol, rtol) or _dtype_hint(
+            actual.dtype, expected.dtype
+        )
         _fail(M.WRONG_DTYPE.format(name=name, actual=actual.dtype, expected=expected.dtype) + hint)
     if actual.device.type != "meta" and not same_device(actual.device, expected.device):
         _fail(M.WRONG_DEVICE.format(name=name, actual=actual.device, expected=expected.device))
@@ -188,7 +192,7 @@ def check_tensor(
     wrong = torch.nonzero(~close)
     index = tuple(int(i) for i in wrong[0])
     diff = (a - e).abs().nan_to_num(0.0)
-    hint = hint or _value_hint(a, e, atol, rtol)
+    hint = _mistake_hint(actual, mistakes, atol, rtol) or _value_hint(a, e, atol, rtol)
     _fail(
         M.WRONG_VALUES.format(
             name=name,

@@ -115,6 +115,26 @@ def test_does_a_known_mistake_with_another_shape_get_its_hint():
     assert msg.endswith(" WRONG ORDER")
 
 
+def test_is_a_known_mistake_with_another_dtype_named():
+    x = torch.arange(4.0)
+    msg = fails_with(check_tensor, x.double(), x, "y", mistakes=[(x, " SAME VALUES")])
+    assert msg.endswith(" SAME VALUES")
+
+
+def test_does_a_right_answer_skip_the_comparison_with_known_mistakes(monkeypatch):
+    """Comparing with every known mistake costs a conversion per candidate (ch06: ~17 ms per
+    notebook for one test cell); it is done only for a wrong answer."""
+    compared = []
+    candidate = torch.zeros(64, 64)
+    monkeypatch.setattr(
+        "autograder.checks._matches", lambda actual, c, *a: compared.append(c) or False
+    )
+    check_tensor(torch.ones(64, 64), torch.ones(64, 64), "y", mistakes=[(candidate, " ZERO")])
+    assert compared == []
+    fails_with(check_tensor, candidate, torch.ones(64, 64), "y", mistakes=[(candidate, " ZERO")])
+    assert compared == [candidate]
+
+
 def test_is_nan_reported():
     assert "NaN or infinity at index (1,)" in fails_with(
         check_tensor, torch.tensor([0.0, float("nan")]), torch.zeros(2), "y"

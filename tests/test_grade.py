@@ -474,3 +474,20 @@ if __name__ == "__main__":
 """
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[-2] == "[False]", out.stdout
+
+
+def test_do_a_local_clusters_workers_run_without_dasks_profiler():
+    """The workers' statistical profiler (a stack sample every 10 ms, for the dashboard) is off
+    in a local cluster, and the setting does not outlive the cluster's start."""
+    import dask
+
+    from autograder.grade import _client
+
+    client, cluster = _client(Options(workers=1))
+    try:
+        enabled = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+    finally:
+        client.close()
+        cluster.close()
+    assert list(enabled.values()) == [False]
+    assert dask.config.get("distributed.worker.profile.enabled") is True

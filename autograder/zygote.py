@@ -23,6 +23,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from autograder import tracebacks
+
 #: Imported before forking, so that every kernel starts with them already loaded.
 PRELOAD = (
     "numpy",
@@ -94,31 +96,6 @@ def _probe_kernel_modules() -> Callable[[], list[str]]:
     return modules
 
 
-def _warm_tracebacks() -> None:
-    """Format one traceback as a kernel would, so that its kernels inherit the caches it fills.
-
-    A kernel's first error otherwise maps the loaded modules to their files (``inspect``'s
-    cache: the ~700 modules imported since torch's import last filled it, each path resolved
-    with lstat calls) and builds the colour theme's pygments machinery: 80-95 ms, against
-    13-20 ms for later tracebacks (measured in forked children; 35-55 ms with this). Most
-    graded notebooks have an error: blank or wrong work.
-    """
-    try:
-        from ipykernel.zmqshell import ZMQInteractiveShell
-        from IPython.core.ultratb import AutoFormattedTB
-    except ImportError:
-        return
-    traits = ZMQInteractiveShell.class_traits()
-    code = compile("def cell():\n    raise ValueError('warm-up')\ncell()\n", "<warm-up>", "exec")
-    try:
-        exec(code, {})
-    except ValueError:
-        formatter = AutoFormattedTB(
-            mode=traits["xmode"].default(), theme_name=traits["colors"].default()
-        )
-        formatter.structured_traceback(*sys.exc_info())
-
-
 def preload() -> None:
     import gc
     import importlib
@@ -141,7 +118,7 @@ def preload() -> None:
                     importlib.import_module(name)
                 except Exception:  # a module that imports only inside a running kernel
                     pass
-        _warm_tracebacks()  # after the last import: it maps every loaded module to its file
+        tracebacks.warm()  # after the last import: it maps every loaded module to its file
     finally:
         # Move everything loaded so far out of the garbage collector's reach: a collection in
         # a forked kernel would otherwise write to every object's header, copying the zygote's
@@ -193,6 +170,7 @@ def become_kernel(request: dict, figures: bool = True) -> None:
         config.InlineBackend.figure_formats = set()
     app = IPKernelApp.instance(config=config)  # what IPKernelApp.launch_instance does
     app.initialize(argv=["-f", request["connection_file"], *KERNEL_ARGV])
+    tracebacks.plain_history(app.shell)  # IPython 9 formats each error twice otherwise
     _as_if_imported_in_the_kernel()
     app.start()
 

@@ -152,6 +152,24 @@ def test_does_a_forked_kernel_inherit_the_caches_of_a_first_traceback(warm, tmp_
     assert "1 / 0" in re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
+def test_does_a_forked_kernel_keep_plain_tracebacks_in_its_history(warm, tmp_path):
+    """IPython 9 formats an error for the cell's output and again for the history; a forked
+    kernel's history keeps the standard library's text (tracebacks.plain_history), the output
+    IPython's coloured traceback."""
+    nb = nbformat.v4.new_notebook()
+    history = "h = get_ipython().history_manager.exceptions\nprint(repr(h[max(h)]['traceback'][0]))"
+    nb.cells = [nbformat.v4.new_code_cell("1 / 0"), nbformat.v4.new_code_cell(history)]
+    NotebookClient(
+        nb,
+        kernel_name=KERNEL_NAME,
+        kernel_manager_class="autograder.kernelclient.GradingKernelManager",
+        allow_errors=True,
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
+    assert "\x1b[" in "\n".join(nb.cells[0].outputs[0]["traceback"])
+    assert nb.cells[1].outputs[0]["text"].strip() == repr("Traceback (most recent call last):\n")
+
+
 def test_does_an_immediate_shutdown_leave_no_kernel_behind(warm):
     """The grader kills a forked kernel's launcher rather than asking the kernel to exit: is the
     kernel itself gone too (it watches its connection to the launcher)?"""

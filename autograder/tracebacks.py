@@ -1,0 +1,130 @@
+"""Making a kernel's tracebacks cheap: what IPython does for every error, done once in the zygote.
+
+Most graded notebooks have errors (blank or wrong work: ~3 per notebook over the course's
+mutants, 15 in a blank ch06), and IPython formats each with stack_data. For every frame,
+stack_data parses the frame's file (``executing``: ``ast.parse``, asttokens; 20-45 ms for
+``autograder/checks.py``, whose frames are in most failing test cells, hidden or not) and
+highlights the frame's scope with pygments, through a lexer class it defines anew for every
+frame, so that pygments compiles the Python lexer's token rules again each time (2-4 ms a
+frame). A kernel forked from the zygote inherits whatever the zygote has cached, so
+:func:`warm` pays the first-time costs there and :func:`share_lexer` keeps one lexer class.
+The tracebacks are the same text either way (tests/test_tracebacks.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+
+#: Modules whose files a kernel's tracebacks go through most: the check library test cells
+#: call (its frames are hidden from the student, but stack_data parses them first).
+SOURCES = ("autograder.checks", "autograder.bridge", "autograder.devices")
+
+
+def warm() -> None:
+    """Format one traceback as a kernel would, and parse SOURCES' files, so that the kernels
+    forked afterwards inherit the caches this fills.
+
+    A kernel's first error otherwise maps the loaded modules to their files (``inspect``'s
+    cache: the ~700 modules imported since torch's import last filled it, each path resolved
+    with lstat calls) and builds the colour theme's pygments machinery: 80-95 ms, against
+    13-20 ms for later tracebacks (measured in forked children; 35-55 ms with this). Call it
+    after the last import.
+    """
+    try:
+        import stack_data
+        from ipykernel.zmqshell import ZMQInteractiveShell
+        from IPython.core.ultratb import AutoFormattedTB
+    except ImportError:
+        return
+    share_lexer()
+    traits = ZMQInteractiveShell.class_traits()
+    code = compile("def cell():\n    raise ValueError('warm-up')\ncell()\n", "<warm-up>", "exec")
+    try:
+        exec(code, {})
+    except ValueError:
+        formatter = AutoFormattedTB(
+            mode=traits["xmode"].default(), theme_name=traits["colors"].default()
+        )
+        formatter.structured_traceback(*sys.exc_info())
+    for name in SOURCES:
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if path:
+            source = stack_data.Source.for_filename(path)
+            source.pieces, source.tokens_by_lineno, source.asttext()  # cached on the source
+
+
+def plain_history(shell) -> None:
+    """Have ``shell`` keep the exceptions of its history as plain Python tracebacks.
+
+    IPython 9 formats every exception of a cell twice: for the cell's output, and again, the
+    same way, for its history (``history_manager.exceptions``, read only by the ``%notebook``
+    magic): 45% of a kernel's time in tracebacks (ch06: ~3 errors per notebook, 15 in a blank
+    one). The history gets :func:`traceback.format_exception`'s text instead, which needs no
+    source parsing; what the cell outputs is unchanged.
+    """
+    if not callable(getattr(shell, "_format_exception_for_storage", None)):
+        return
+
+    def format_exception_for_storage(exception, filename=None, running_compiled_code=False):
+        return {
+            "ename": type(exception).__name__,
+            "evalue": str(exception),
+            "traceback": traceback.format_exception(exception),
+        }
+
+    shell._format_exception_for_storage = format_exception_for_storage
+
+
+def share_lexer() -> None:
+    """Have stack_data highlight every frame with one lexer class rather than a new one each.
+
+    ``stack_data.core._pygmented_with_ranges`` (stack_data 0.6) subclasses pygments' Python
+    lexer on every call, so pygments processes the lexer's token definitions (``words()``
+    into optimised regular expressions) for every frame of every traceback. The replacement
+    is the same function with the subclass made once and the ranges kept on the instance.
+    Left alone if stack_data no longer has the function (tests/test_tracebacks.py says so).
+    """
+    try:
+        import stack_data.core as core
+    except ImportError:
+        return
+    original = getattr(core, "_pygmented_with_ranges", None)
+    if original is None or getattr(original, "shared_lexer", False):
+        return
+
+    def pygmented_with_ranges(formatter, code, ranges):
+        import pygments
+
+        lexer = _lexer_class()(stripnl=False)
+        lexer.ranges = ranges
+        try:
+            highlighted = pygments.highlight(code, lexer, formatter)
+        except Exception:
+            # When pygments fails, prefer code without highlighting over crashing (as stack_data)
+            highlighted = code
+        return highlighted.splitlines()
+
+    pygmented_with_ranges.shared_lexer = True
+    core._pygmented_with_ranges = pygmented_with_ranges
+
+
+@functools.cache
+def _lexer_class():
+    from pygments.lexers import get_lexer_by_name
+
+    class RangesLexer(type(get_lexer_by_name("python3"))):
+        """stack_data's MyLexer: the tokens inside ``self.ranges`` (the executing node)."""
+
+        ranges: tuple[tuple[int, int], ...] = ()
+
+        def get_tokens(self, text):
+            length = 0
+            for ttype, value in super().get_tokens(text):
+                if any(start <= length < end for start, end in self.ranges):
+                    ttype = ttype.ExecutingNode
+                length += len(value)
+                yield ttype, value
+
+    return RangesLexer

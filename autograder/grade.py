@@ -28,6 +28,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from autograder import gradebook
+
 MARKER = ".autograder-done.json"
 
 # jsonschema (which nbformat and nbgrader import) imports rfc3987_syntax when it is installed
@@ -474,10 +476,13 @@ def grade(root: Path, assignment: str, opts: Options = Options(), progress: bool
     zygotes = _shared_zygotes(opts) if todo else []
     client = cluster = None
     unfork = None
+    stack = contextlib.ExitStack()
     try:
         _check_gradebook(root, assignment, opts)
         if not todo:
             return results
+        if not opts.scheduler:  # WAL needs the workers on this machine
+            stack.enter_context(gradebook.write_ahead_log(db_url_for(root, opts)))
         unfork = None if opts.scheduler else _forked_workers()
         client, cluster = _client(opts)  # workers wait for the zygotes before their first
         shared = {k.name: str(k.folder) for k in zygotes}
@@ -513,6 +518,7 @@ def grade(root: Path, assignment: str, opts: Options = Options(), progress: bool
             unfork()
         for kernels in zygotes:
             kernels.stop()
+        stack.close()  # the gradebook's journal mode, once its workers are gone
         _restore_environ(environ)
     return sorted(results, key=lambda r: r.student)
 

@@ -171,6 +171,7 @@ def become_kernel(request: dict, figures: bool = True) -> None:
     app = IPKernelApp.instance(config=config)  # what IPKernelApp.launch_instance does
     app.initialize(argv=["-f", request["connection_file"], *KERNEL_ARGV])
     tracebacks.plain_history(app.shell)  # IPython 9 formats each error twice otherwise
+    tracebacks.cells_in_main(app.shell)
     _as_if_imported_in_the_kernel()
     app.start()
 

@@ -111,3 +111,43 @@ def test_does_plain_history_keep_plain_tracebacks_in_the_history_only():
         assert shown and "\x1b[" in "\n".join(shown[0])  # what the cell outputs: unchanged
     finally:
         InteractiveShell.clear_instance()
+
+
+def shown_traceback(source: str, mapped: bool) -> tuple[str, object]:
+    """What a fresh shell shows for ``source`` (its last line fails), and the module inspect
+    finds for the failing cell's frame."""
+    import inspect
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    InteractiveShell.clear_instance()
+    shell = InteractiveShell.instance()
+    try:
+        if mapped:
+            tracebacks.cells_in_main(shell)
+        shown = []
+        shell._showtraceback = lambda etype, evalue, stb: shown.append("\n".join(stb))
+        for cell in source.split("\n\n"):
+            result = shell.run_cell(cell, store_history=True)
+        tb, cells = result.error_in_exec.__traceback__, shell.compile._filename_map
+        while tb.tb_frame.f_code.co_filename not in cells:  # IPython's own frames first
+            tb = tb.tb_next
+        return shown[-1], inspect.getmodule(tb.tb_frame)
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_are_cells_found_in_main_with_the_same_tracebacks():
+    """inspect.getmodule finds a cell's frame in __main__ (it searched every module, and found
+    none, for each call); the traceback through two cells and the check library is the same."""
+    import sys
+
+    source = (
+        "from autograder.checks import call, check_equal\n"
+        "def student(x):\n    return x * 2\n\n"
+        "check_equal(call(student, 2), 5, 'student(2)')"
+    )
+    plain, module = shown_traceback(source, mapped=False)
+    mapped, mapped_module = shown_traceback(source, mapped=True)
+    assert module is None and mapped_module is sys.modules["__main__"]
+    assert mapped == plain and "student(2)" in plain

@@ -155,10 +155,14 @@ def test_does_a_forked_kernel_inherit_the_caches_of_a_first_traceback(warm, tmp_
 def test_does_a_forked_kernel_keep_plain_tracebacks_in_its_history(warm, tmp_path):
     """IPython 9 formats an error for the cell's output and again for the history; a forked
     kernel's history keeps the standard library's text (tracebacks.plain_history), the output
-    IPython's coloured traceback."""
+    IPython's coloured traceback. inspect finds the cells in __main__ (tracebacks.cells_in_main).
+    """
     nb = nbformat.v4.new_notebook()
     history = "h = get_ipython().history_manager.exceptions\nprint(repr(h[max(h)]['traceback'][0]))"
-    nb.cells = [nbformat.v4.new_code_cell("1 / 0"), nbformat.v4.new_code_cell(history)]
+    main = (
+        "import inspect, sys\nprint(inspect.getmodule(sys._getframe()) is sys.modules['__main__'])"
+    )
+    nb.cells = [nbformat.v4.new_code_cell(code) for code in ("1 / 0", history, main)]
     NotebookClient(
         nb,
         kernel_name=KERNEL_NAME,
@@ -168,6 +172,7 @@ def test_does_a_forked_kernel_keep_plain_tracebacks_in_its_history(warm, tmp_pat
     ).execute()
     assert "\x1b[" in "\n".join(nb.cells[0].outputs[0]["traceback"])
     assert nb.cells[1].outputs[0]["text"].strip() == repr("Traceback (most recent call last):\n")
+    assert nb.cells[2].outputs[0]["text"].strip() == "True"
 
 
 def test_does_an_immediate_shutdown_leave_no_kernel_behind(warm):

@@ -1,18 +1,27 @@
-"""Making a kernel's tracebacks cheap: what IPython does for every error, done once in the zygote.
+"""Making a kernel's tracebacks cheap: what IPython does for every error, done once or not twice.
 
 Most graded notebooks have errors (blank or wrong work: ~3 per notebook over the course's
-mutants, 15 in a blank ch06), and IPython formats each with stack_data. For every frame,
-stack_data parses the frame's file (``executing``: ``ast.parse``, asttokens; 20-45 ms for
-``autograder/checks.py``, whose frames are in most failing test cells, hidden or not) and
-highlights the frame's scope with pygments, through a lexer class it defines anew for every
-frame, so that pygments compiles the Python lexer's token rules again each time (2-4 ms a
-frame). A kernel forked from the zygote inherits whatever the zygote has cached, so
-:func:`warm` pays the first-time costs there and :func:`share_lexer` keeps one lexer class.
-The tracebacks are the same text either way (tests/test_tracebacks.py).
+mutants, 15 in a blank ch06), and IPython 9 formats each with stack_data, twice. Measured in
+ch06's kernels, they were a fifth of the kernels' time (a blank notebook's cells 0.92-1.04 s,
+0.42-0.45 s with all of this):
+
+* :func:`warm` (in the zygote, which the kernels inherit from): the first traceback's caches,
+  and the check library's files parsed (stack_data parses a frame's file: ``ast.parse``,
+  asttokens; 20-45 ms for ``autograder/checks.py``, in most failing test cells' frames);
+* :func:`share_lexer` (in the zygote): stack_data highlights a frame's code through a lexer
+  class it defines anew for every frame, so that pygments compiled the Python lexer's rules
+  again each time (2-4 ms a frame);
+* :func:`plain_history` (in each kernel): the second formatting, for the history, is the
+  standard library's;
+* :func:`cells_in_main` (in each kernel): ``inspect`` finds a cell's frame in ``__main__``
+  instead of searching every module for it, several times per frame.
+
+What a cell outputs is the same text (tests/test_tracebacks.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
@@ -52,7 +61,9 @@ def warm() -> None:
         formatter.structured_traceback(*sys.exc_info())
     for name in SOURCES:
         path = getattr(sys.modules.get(name), "__file__", None)
-        if path:
+        if not path:
+            continue
+        with contextlib.suppress(Exception):  # a warm-up: a kernel parses what this could not
             source = stack_data.Source.for_filename(path)
             source.pieces, source.tokens_by_lineno, source.asttext()  # cached on the source
 

@@ -37,11 +37,10 @@ def warm():
     kernels.stop()
 
 
-def run(folder, monkeypatch, probe: str = PROBE) -> tuple[list[str], dict]:
-    """Run ``probe`` then ``1 / 0`` in a forked kernel: the probe's printed lines, the error."""
-    monkeypatch.setenv("CNN_PROBE", folder.name)
+def execute(folder, *sources: str) -> list:
+    """The cells of a notebook of ``sources``, executed in a forked kernel in ``folder``."""
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(probe), nbformat.v4.new_code_cell("1 / 0")]
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
     NotebookClient(
         nb,
         kernel_name=KERNEL_NAME,
@@ -49,7 +48,14 @@ def run(folder, monkeypatch, probe: str = PROBE) -> tuple[list[str], dict]:
         allow_errors=True,
         resources={"metadata": {"path": str(folder)}},
     ).execute()
-    return nb.cells[0].outputs[0]["text"].splitlines(), nb.cells[1].outputs[0]
+    return nb.cells
+
+
+def run(folder, monkeypatch, probe: str = PROBE) -> tuple[list[str], dict]:
+    """Run ``probe`` then ``1 / 0`` in a forked kernel: the probe's printed lines, the error."""
+    monkeypatch.setenv("CNN_PROBE", folder.name)
+    cells = execute(folder, probe, "1 / 0")
+    return cells[0].outputs[0]["text"].splitlines(), cells[1].outputs[0]
 
 
 def test_does_each_forked_kernel_start_fresh(warm, tmp_path, monkeypatch):
@@ -157,22 +163,14 @@ def test_does_a_forked_kernel_keep_plain_tracebacks_in_its_history(warm, tmp_pat
     kernel's history keeps the standard library's text (tracebacks.plain_history), the output
     IPython's coloured traceback. inspect finds the cells in __main__ (tracebacks.cells_in_main).
     """
-    nb = nbformat.v4.new_notebook()
     history = "h = get_ipython().history_manager.exceptions\nprint(repr(h[max(h)]['traceback'][0]))"
     main = (
         "import inspect, sys\nprint(inspect.getmodule(sys._getframe()) is sys.modules['__main__'])"
     )
-    nb.cells = [nbformat.v4.new_code_cell(code) for code in ("1 / 0", history, main)]
-    NotebookClient(
-        nb,
-        kernel_name=KERNEL_NAME,
-        kernel_manager_class="autograder.kernelclient.GradingKernelManager",
-        allow_errors=True,
-        resources={"metadata": {"path": str(tmp_path)}},
-    ).execute()
-    assert "\x1b[" in "\n".join(nb.cells[0].outputs[0]["traceback"])
-    assert nb.cells[1].outputs[0]["text"].strip() == repr("Traceback (most recent call last):\n")
-    assert nb.cells[2].outputs[0]["text"].strip() == "True"
+    cells = execute(tmp_path, "1 / 0", history, main)
+    assert "\x1b[" in "\n".join(cells[0].outputs[0]["traceback"])
+    assert cells[1].outputs[0]["text"].strip() == repr("Traceback (most recent call last):\n")
+    assert cells[2].outputs[0]["text"].strip() == "True"
 
 
 def test_does_an_immediate_shutdown_leave_no_kernel_behind(warm):

@@ -18,6 +18,7 @@ process may only call, index, iterate and read public attributes of what the tes
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import random
 import socket
@@ -496,6 +497,8 @@ class Grader:
         self.fetched: dict[str, Any] = {}
         self.accept_timeout = 20.0
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with contextlib.suppress(FileNotFoundError):  # left by a trusted kernel that died
+            os.unlink(path)
         self.listener.bind(path)
         # a sandboxed student kernel may run as another uid; the folder is the sandbox's own
         os.chmod(path, 0o777)

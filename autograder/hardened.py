@@ -38,6 +38,8 @@ from autograder.cellgraph import needed_cells
 from autograder.execute import ResilientExecute, _error
 
 BRIDGE_SOCKET = "bridge.sock"
+START_ATTEMPTS = 2  #: tries to start a trusted kernel before its test is failed
+SERVE_GRACE = 2.0  #: seconds the student's serve loop may run on after a trusted cell ended
 
 _BOOT = """
 import sys as _sys
@@ -193,6 +195,13 @@ class HardenedExecute(ResilientExecute):
                 _error("UnknownTest", M.HARDENED_UNKNOWN_TEST.format(grade_id=grade_id))
             ]
             return cell, self.resources
+        if self._trusted is None:
+            reason = self._start_trusted_kernel()
+            if reason is not None:
+                cell.outputs = [
+                    _error("GraderError", M.HARDENED_TRUSTED_NOT_STARTED.format(error=reason))
+                ]
+                return cell, self.resources
         for i in range(self._done_teaching, position):
             teaching = self._plan[i]
             if not is_test_cell(teaching) and not is_solution_cell(teaching) and i in self._needed:
@@ -209,6 +218,24 @@ class HardenedExecute(ResilientExecute):
 
     # --- the trusted kernel -----------------------------------------------------------------
 
+    def _start_trusted_kernel(self) -> str | None:
+        """Start a trusted kernel (a second try if the first fails); why not, if neither did.
+
+        A new kernel knows none of the teaching cells an earlier one ran (one that died, or
+        the one the start failed to make): the next test replays them from the first.
+        """
+        self._done_teaching = 0
+        reason = None
+        for _attempt in range(START_ATTEMPTS):
+            try:
+                self._trusted = self._start_trusted()
+                return None
+            except Exception as error:
+                reason = f"{type(error).__name__}: {error}"
+                self.log.error("trusted kernel: %s", reason)
+                self._stop_trusted()
+        return reason
+
     def _start_trusted(self) -> NotebookClient:
         client = NotebookClient(
             nbformat.v4.new_notebook(),
@@ -220,6 +247,7 @@ class HardenedExecute(ResilientExecute):
             extra_arguments=list(self.extra_arguments),
         )
         client.km = client.create_kernel_manager()
+        self._trusted = client  # stopped (by the caller) if what follows fails
         client.start_new_kernel(cwd=self._private)  # never the student's folder: no planted modules
         client.start_new_kernel_client()
         op_timeout = max(1.0, 0.9 * self.timeout) if self.timeout else 600.0
@@ -246,12 +274,9 @@ class HardenedExecute(ResilientExecute):
             self.log.warning("trusted kernel shutdown: %s", error)
 
     def _run_trusted(self, cell: NotebookNode, index: int) -> NotebookNode | None:
-        """Run one instructor cell in the trusted kernel while the student kernel serves it."""
-        try:
-            if self._trusted is None:
-                self._trusted = self._start_trusted()
-        except Exception as error:
-            self.log.error("trusted kernel: %s", error)
+        """Run one instructor cell in the trusted kernel while the student kernel serves it;
+        None if there is no trusted kernel (it died in an earlier cell of this test's)."""
+        if self._trusted is None:
             return None
         cell.outputs = []
         serving = None
@@ -274,18 +299,25 @@ class HardenedExecute(ResilientExecute):
         return cell
 
     def _finish_serving(self, msg_id: str) -> None:
-        """Wait for the student kernel's serve loop to end; interrupt or give up if it hangs."""
+        """Wait for the student kernel's serve loop to end, interrupting it if it goes on.
+
+        The trusted cell has ended and closed the connection, so the loop returns at once
+        unless the student's code is still running for a request (one that timed out): its
+        answer is no longer wanted, so after SERVE_GRACE seconds it is interrupted, as plain
+        nbgrader interrupts a cell that times out. The student's kernel then serves the next
+        test. Only a kernel that does not answer even then (or died) serves no more tests.
+        """
         reply = None
-        for attempt in range(2):
+        for wait in (SERVE_GRACE, 10.0):
             try:
-                reply = self._wait(msg_id, 10.0)
+                reply = self._wait(msg_id, wait)
                 break
             except TimeoutError:
-                if attempt == 0:
+                if wait == SERVE_GRACE:
                     run_sync(self.km.interrupt_kernel)()
             except DeadKernelError:
                 break
-        if reply is None or reply["content"].get("status") != "ok":
+        if reply is None:
             self._bridge_broken = True
             if self._trusted is not None:
                 self._set_accept_timeout(self._trusted, 0.5)

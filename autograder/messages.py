@@ -141,6 +141,10 @@ HARDENED_TRUSTED_FAILED = (
     "The grader could not run this test (its own kernel failed). This is not your fault:"
     " tell your instructor."
 )
+HARDENED_TRUSTED_NOT_STARTED = (
+    "The grader could not run this test: its own kernel did not start ({error})."
+    " This is not your fault: tell your instructor."
+)
 
 # --- notes in the grading summary (grade.py's summary), one short clause each -----------------
 

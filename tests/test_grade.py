@@ -52,10 +52,16 @@ WRONG = {
 }
 
 
-def make_course(root: Path) -> Path:
+def make_course(root: Path, edit=None) -> Path:
+    """The tiny course in ``root``, released; ``edit(notebook)`` changes its source first."""
     root.mkdir(parents=True)
     shutil.copy2(course.NBGRADER_CONFIG, root / "nbgrader_config.py")
     shutil.copytree(TINY, root / "notebooks" / "tiny")
+    if edit is not None:
+        path = root / "notebooks" / "tiny" / "tiny.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        edit(nb)
+        nbformat.write(nb, path)
     run_nbgrader("generate_assignment", "tiny", "--force", cwd=root)
     return root
 

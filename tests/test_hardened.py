@@ -13,8 +13,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_grade import cell_scores, make_course, submit
+from test_grade import cell_errors, cell_scores, make_course, submit
 
+from autograder import messages as M
 from autograder.grade import Options, grade
 
 WRONG_ADD = "def add(a, b):\n    return 0\n"
@@ -97,6 +98,72 @@ def test_honest_students_score_the_same_either_way(graded):
     honest = {k: v for k, v in plain.items() if k[0] == "honest"}
     assert honest == {k: v for k, v in hardened.items() if k[0] == "honest"}
     assert sum(honest.values()) == 5
+
+
+def test_does_a_student_function_that_never_returns_cost_only_the_tests_that_call_it(tmp_path):
+    """As plain nbgrader interrupts a test cell that runs out of time and goes on, the
+    hardened grader interrupts the student's kernel serving it and judges the next tests."""
+    runs = {}
+    for hardened in (False, True):
+        root = make_course(tmp_path / f"hardened-{hardened}")
+        attack(root, "loops", "")
+        path = root / "submitted" / "loops" / "tiny" / "tiny.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == "add":
+                cell.source = "def add(a, b):\n    while True:\n        pass\n"
+        nbformat.write(nb, path)
+        options = Options(workers=1, hardened=hardened, cell_timeout=3)
+        results = grade(root, "tiny", options, progress=False)
+        assert all(r.success for r in results), [r.error[-300:] for r in results]
+        runs[hardened] = cell_scores(root)
+    assert runs[True] == runs[False]
+    assert add_points(runs[True], "loops") == 0
+    assert runs[True][("loops", "test_square")] == 1
+    assert runs[True][("loops", "test_square_hidden")] == 1
+
+
+def test_does_a_new_trusted_kernel_run_the_teaching_cells_the_dead_one_had_run(tmp_path):
+    """The trusted kernel dies in a test: the next test gets a new one, which binds the bridge
+    afresh and runs the teaching cells the tests need (here the import) before it."""
+    once = tmp_path / "died-once"
+
+    def edit(nb):
+        nb.cells.insert(1, nbformat.v4.new_code_cell("import math"))
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id == "test_add":
+                cell.source = (
+                    f"import os, pathlib\nonce = pathlib.Path({str(once)!r})\n"
+                    "if not once.exists():\n    once.touch()\n    os._exit(1)\n"
+                    "assert add(1, 2) == 3"
+                )
+            if grade_id == "test_add_hidden":
+                cell.source = "assert math.isclose(add(2.5, 0.5), 3.0)"
+
+    root = make_course(tmp_path / "course", edit)
+    submit(root, "honest", "solved")
+    results = grade(root, "tiny", Options(workers=1), progress=False)
+    assert all(r.success for r in results), [r.error[-300:] for r in results]
+    assert once.exists()  # the first trusted kernel died in test_add
+    scores = cell_scores(root)
+    assert scores[("honest", "test_add")] == 0
+    assert M.HARDENED_TRUSTED_FAILED in cell_errors(root, "honest")
+    assert scores[("honest", "test_add_hidden")] > 0
+    assert scores[("honest", "test_square")] == 1
+
+
+def test_does_a_trusted_kernel_that_cannot_start_fail_its_tests_with_the_reason(tmp_path):
+    root = make_course(tmp_path / "course")
+    with open(root / "nbgrader_config.py", "a") as config:
+        config.write("\nc.HardenedExecute.trusted_kernel_name = 'no-such-kernel'\n")
+    submit(root, "honest", "solved")
+    results = grade(root, "tiny", Options(workers=1, sandbox=False), progress=False)
+    assert all(r.success for r in results), [r.error[-300:] for r in results]
+    assert set(cell_scores(root).values()) == {0}
+    errors = cell_errors(root, "honest")
+    assert errors.count(M.HARDENED_TRUSTED_NOT_STARTED.split("(")[0]) == 4, errors
+    assert "NoSuchKernel" in errors
 
 
 def test_does_unhardened_warn_loudly(capsys, tmp_path):

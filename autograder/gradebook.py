@@ -22,15 +22,28 @@ import sqlite3
 from collections.abc import Iterator
 from urllib.parse import quote
 
-PREFIX = "sqlite:///"
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+def sqlite_file(db_url: str) -> str:
+    """The file of an SQLite database URL as nbgrader's engine (SQLAlchemy) reads the URL; ""
+    for another database (PostgreSQL), one in memory, or no URL at all."""
+    try:
+        url = make_url(db_url)
+    except ArgumentError:
+        return ""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return ""
+    return url.database
 
 
 @contextlib.contextmanager
 def write_ahead_log(db_url: str) -> Iterator[None]:
     """Within the block, the SQLite database at ``db_url`` is in WAL mode; a database that is
     not SQLite (PostgreSQL) or not a file is left alone."""
-    path = db_url[len(PREFIX) :] if db_url.startswith(PREFIX) else ""
-    if not path or path == ":memory:":
+    path = sqlite_file(db_url)
+    if not path:
         yield
         return
     try:  # mode=rw: never creates a database that is not there

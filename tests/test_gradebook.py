@@ -7,7 +7,7 @@ from contextlib import closing
 
 import pytest
 
-from autograder.gradebook import write_ahead_log
+from autograder.gradebook import sqlite_file, write_ahead_log
 
 
 def mode(path) -> str:
@@ -49,7 +49,19 @@ def test_are_other_databases_left_alone(tmp_path):
         with write_ahead_log(url):
             pass
     assert not missing.parent.exists()
-    spaced = make(tmp_path / "a #1?.db")  # characters a URI would misread
+    spaced = make(tmp_path / "a #1.db")  # characters a URI would misread
     with write_ahead_log(f"sqlite:///{spaced}"):
         assert mode(spaced) == "wal"
     assert mode(spaced) == "delete"
+
+
+def test_is_the_url_read_as_nbgraders_engine_reads_it(tmp_path):
+    """SQLAlchemy's URL: a driver may be named, %-escapes are decoded, a "?" starts the query
+    (so a "?" in a file name does not belong to the path nbgrader opens either)."""
+    plain, spaced = make(tmp_path / "a"), make(tmp_path / "a b.db")
+    with write_ahead_log(f"sqlite+pysqlite:///{tmp_path}/a%20b.db"):
+        assert mode(spaced) == "wal"
+    with write_ahead_log(f"sqlite:///{tmp_path}/a?.db"):
+        assert mode(plain) == "wal"
+    assert sqlite_file("sqlite://") == sqlite_file("not a url") == ""
+    assert sqlite_file("postgresql://u@127.0.0.1/db") == ""

@@ -173,6 +173,19 @@ def test_does_a_forked_kernel_keep_plain_tracebacks_in_its_history(warm, tmp_pat
     assert cells[2].outputs[0]["text"].strip() == "True"
 
 
+def test_does_every_cell_keep_all_its_output_without_the_sleep_before_each_reply(warm, tmp_path):
+    """A forked kernel does not sleep before its execute_reply (ipykernel's mitigation for
+    output lost on some clients): nbclient still gets every cell's output, in order, also the
+    last lines written just before a cell ends and output written from a thread."""
+    many = [f"print({i})\nimport sys\nsys.stdout.write('end {i}')" for i in range(40)]
+    thread = "import threading\nt = threading.Thread(target=print, args=('thread',))\n"
+    thread += "t.start()\nt.join()"
+    cells = execute(tmp_path, "print(get_ipython().kernel._execute_sleep)", *many, thread)
+    assert cells[0].outputs[0]["text"] == "0.0\n"
+    texts = ["".join(o.get("text", "") for o in c.outputs) for c in cells[1:]]
+    assert texts == [f"{i}\nend {i}" for i in range(40)] + ["thread\n"]
+
+
 def test_does_an_immediate_shutdown_leave_no_kernel_behind(warm):
     """The grader kills a forked kernel's launcher rather than asking the kernel to exit: is the
     kernel itself gone too (it watches its connection to the launcher)?"""

@@ -228,7 +228,7 @@ class HardenedExecute(ResilientExecute):
         reason = None
         for _attempt in range(START_ATTEMPTS):
             try:
-                self._trusted = self._start_trusted()
+                self._start_trusted()
                 return None
             except Exception as error:
                 reason = f"{type(error).__name__}: {error}"
@@ -236,7 +236,9 @@ class HardenedExecute(ResilientExecute):
                 self._stop_trusted()
         return reason
 
-    def _start_trusted(self) -> NotebookClient:
+    def _start_trusted(self) -> None:
+        """Start ``self._trusted``: a kernel with the bridge listening (on failure it raises,
+        leaving the half-started client in ``self._trusted`` for :meth:`_stop_trusted`)."""
         client = NotebookClient(
             nbformat.v4.new_notebook(),
             kernel_name=self.trusted_kernel_name or self.kernel_name,
@@ -247,7 +249,7 @@ class HardenedExecute(ResilientExecute):
             extra_arguments=list(self.extra_arguments),
         )
         client.km = client.create_kernel_manager()
-        self._trusted = client  # stopped (by the caller) if what follows fails
+        self._trusted = client
         client.start_new_kernel(cwd=self._private)  # never the student's folder: no planted modules
         client.start_new_kernel_client()
         op_timeout = max(1.0, 0.9 * self.timeout) if self.timeout else 600.0
@@ -256,7 +258,6 @@ class HardenedExecute(ResilientExecute):
         if reply is None or reply["content"]["status"] != "ok":
             raise RuntimeError("the trusted kernel did not start the bridge")
         self._set_accept_timeout(client, self.accept_timeout)
-        return client
 
     def _set_accept_timeout(self, client: NotebookClient, seconds: float) -> None:
         code = f"_cnn_bridge.GRADER.accept_timeout = {seconds!r}"

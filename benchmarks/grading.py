@@ -127,50 +127,80 @@ def bench(
     plain: bool,
     options: dict,
     saved: Path | None = None,
-) -> tuple[list[str], list[str]]:
-    """Rows of the throughput table, and rows of the per-notebook time table.
+    run: int = 1,
+    label: str = "",
+) -> tuple[list[str], list[str], dict[str, float]]:
+    """Rows of the throughput table, rows of the per-notebook time table, and the seconds per
+    submission of each grader ("plain", "1", "2": workers).
 
     ``saved``: a JSON file of plain nbgrader's scores and cell times per chapter, written when
     plain nbgrader runs and read when it does not, so that a run with ``--skip-plain`` still
-    compares every score (the submissions are built the same way every time).
+    compares every score (the submissions are built the same way every time). ``run``: the
+    repetition (``--repeat``); every run grades copies of the same submissions, built once;
+    ``label`` follows the chapter's name in the rows.
     """
     base = work / chapter / "base"
-    build(base, chapter, source_dir, n)
+    if not base.exists():
+        build(base, chapter, source_dir, n)
+    work = work / chapter / f"run{run}"
     rows, overheads, reference, compute = [], [], None, None
+    per_submission: dict[str, float] = {}
     known = json.loads(saved.read_text()) if saved and saved.is_file() else {}
     if not plain and f"{chapter}/{n}" in known:
         reference = known[f"{chapter}/{n}"]["scores"]
         compute = known[f"{chapter}/{n}"]["cells"]
     if plain:
-        root = work / chapter / "plain"
+        root = work / "plain"
         shutil.copytree(base, root)
         seconds = timed(run_nbgrader, "autograde", chapter, "--force", cwd=root)
+        per_submission["plain"] = seconds / n
         reference = scores(root, chapter)
         compute = own_compute(root, chapter)
         if saved:
             known[f"{chapter}/{n}"] = {"scores": reference, "cells": compute}
             saved.write_text(json.dumps(known, indent=1, sort_keys=True))
         rows.append(
-            f"| {chapter} | nbgrader autograde | {n} | {seconds / n:.2f} | "
+            f"| {chapter}{label} | nbgrader autograde | {n} | {seconds / n:.2f} | "
             f"{60 * n / seconds:.1f} | reference |"
         )
     for workers in (1, 2):
-        root = work / chapter / f"grade{workers}"
+        root = work / f"grade{workers}"
         shutil.copytree(base, root)
         opts = Options(workers=workers, **options)
         start = time.perf_counter()
         results = grade(root, chapter, opts, progress=False)
         seconds = time.perf_counter() - start
+        per_submission[str(workers)] = seconds / n
         got = scores(root, chapter)
         g, c, o = overhead(root, chapter, results)
         plain_cells = "n/a" if compute is None else f"{compute:.3f}"
-        overheads.append(f"| {chapter} | {workers} | {g:.3f} | {c:.3f} | {o:.3f} | {plain_cells} |")
+        overheads.append(
+            f"| {chapter}{label} | {workers} | {g:.3f} | {c:.3f} | {o:.3f} | {plain_cells} |"
+        )
         same = "n/a" if reference is None else ("identical" if got == reference else "DIFFERENT")
         rows.append(
-            f"| {chapter} | autograder grade, {workers} worker(s) | {n} | {seconds / n:.2f}"
+            f"| {chapter}{label} | autograder grade, {workers} worker(s) | {n} | {seconds / n:.2f}"
             f" | {60 * n / seconds:.1f} | {same} |"
         )
-    return rows, overheads
+    return rows, overheads, per_submission
+
+
+def speedups(runs: dict[str, list[dict[str, float]]]) -> list[str]:
+    """Rows of the summary over repeated runs: plain nbgrader's seconds per submission over
+    the grader's with 2 workers, in each run (the two timed in the same minutes), their median
+    and range. Chapters whose runs did not time both are left out."""
+    rows = []
+    for chapter, timings in runs.items():
+        pairs = [(t["plain"], t["2"]) for t in timings if "plain" in t and "2" in t]
+        if not pairs:
+            continue
+        ratios = [plain / ours for plain, ours in pairs]
+        rows.append(
+            f"| {chapter} | {len(pairs)} | "
+            + ", ".join(f"{p:.2f} / {o:.2f} = {r:.1f}x" for (p, o), r in zip(pairs, ratios))
+            + f" | {statistics.median(ratios):.1f}x | {min(ratios):.1f}-{max(ratios):.1f}x |"
+        )
+    return rows
 
 
 def off(args) -> dict[str, bool]:
@@ -196,6 +226,9 @@ def main() -> int:
     parser.add_argument(
         "--tiny", type=int, help="submissions of the tiny notebook (--per-chapter; 0: skip it)"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="time everything this many times (a summary)"
+    )
     parser.add_argument("--label", default="", help="added to the header (what was measured)")
     parser.add_argument("--skip-plain", action="store_true", help="do not time plain nbgrader")
     parser.add_argument("--output", type=Path, help="append the tables to this Markdown file")
@@ -215,27 +248,33 @@ def main() -> int:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     started = context()
+    runs: dict[str, list[dict[str, float]]] = {}
+    rows, times = [], []
+    print("\n".join(header), flush=True)
     with tempfile.TemporaryDirectory(prefix="cnn-bench-") as tmp:
         n_tiny = args.per_chapter if args.tiny is None else args.tiny
-        rows, times = (
-            bench("tiny", TINY, n_tiny, Path(tmp), not args.skip_plain, extra, args.plain_scores)
-            if n_tiny
-            else ([], [])
-        )
-        print("\n".join(header + rows + times), flush=True)
-        for chapter in chapters:
-            more, more_times = bench(
-                chapter,
-                course.SOURCE / chapter,
-                args.per_chapter,
-                Path(tmp),
-                not args.skip_plain,
-                extra,
-                args.plain_scores,
-            )
-            rows += more
-            times += more_times
-            print("\n".join(more + more_times), flush=True)
+        suites = ([("tiny", TINY, n_tiny)] if n_tiny else []) + [
+            (chapter, course.SOURCE / chapter, args.per_chapter) for chapter in chapters
+        ]
+        # run by run, every chapter in each: a slow spell of the machine falls on one run of
+        # every chapter rather than on every run of one
+        for run in range(1, args.repeat + 1):
+            for name, source_dir, n in suites:
+                more, more_times, seconds = bench(
+                    name,
+                    source_dir,
+                    n,
+                    Path(tmp),
+                    not args.skip_plain,
+                    extra,
+                    args.plain_scores,
+                    run,
+                    f" (run {run})" if args.repeat > 1 else "",
+                )
+                runs.setdefault(name, []).append(seconds)
+                rows += more
+                times += more_times
+                print("\n".join(more + more_times), flush=True)
     report = [
         f"Started {started}; finished {context()}. Options: {extra or 'defaults'}. {args.label}",
         "",
@@ -254,6 +293,17 @@ def main() -> int:
             "| chapter | workers | grading | cells ran | overhead | cells, plain nbgrader |",
             "| --- | --- | --- | --- | --- | --- |",
             *times,
+        ]
+    summary = speedups(runs) if args.repeat > 1 else []
+    if summary:
+        report += [
+            "",
+            "Speed-up over the runs (plain nbgrader's s / submission over the grader's with 2",
+            "workers, timed in the same minutes of each run):",
+            "",
+            "| chapter | runs | plain / 2 workers, each run | median | range |",
+            "| --- | --- | --- | --- | --- |",
+            *summary,
         ]
     print("\n".join(["", *report]))
     if args.output:

@@ -39,6 +39,9 @@ from autograder.execute import ResilientExecute, _error
 
 BRIDGE_SOCKET = "bridge.sock"
 START_ATTEMPTS = 2  #: tries to start a trusted kernel before its test is failed
+#: Starts a notebook may try in all: a start that hangs costs ``startup_timeout`` each time,
+#: and without a bound every later test of the notebook would try twice again.
+STARTS_PER_NOTEBOOK = 4
 SERVE_GRACE = 2.0  #: seconds the student's serve loop may run on after a trusted cell ended
 
 _BOOT = """
@@ -148,6 +151,8 @@ class HardenedExecute(ResilientExecute):
         self._needed = everything if self.all_teaching_cells else needed_teaching(self._plan)
         self._done_teaching = 0
         self._bridge_broken = False
+        self._starts_left = STARTS_PER_NOTEBOOK
+        self._not_started = ""  # why the last start failed
         self._tmp = None
         self._private = tempfile.mkdtemp(prefix="cnn-trusted-")
         if self.bridge_dir:
@@ -222,19 +227,21 @@ class HardenedExecute(ResilientExecute):
         """Start a trusted kernel (a second try if the first fails); why not, if neither did.
 
         A new kernel knows none of the teaching cells an earlier one ran (one that died, or
-        the one the start failed to make): the next test replays them from the first.
+        the one the start failed to make): the next test replays them from the first. Once
+        the notebook has used its STARTS_PER_NOTEBOOK, no more are tried: the reason is the
+        last start's.
         """
         self._done_teaching = 0
-        reason = None
-        for _attempt in range(START_ATTEMPTS):
+        for _attempt in range(min(START_ATTEMPTS, self._starts_left)):
+            self._starts_left -= 1
             try:
                 self._start_trusted()
                 return None
             except Exception as error:
-                reason = f"{type(error).__name__}: {error}"
-                self.log.error("trusted kernel: %s", reason)
+                self._not_started = f"{type(error).__name__}: {error}"
+                self.log.error("trusted kernel: %s", self._not_started)
                 self._stop_trusted()
-        return reason
+        return self._not_started or f"not tried: {STARTS_PER_NOTEBOOK} started in this notebook"
 
     def _start_trusted(self) -> None:
         """Start ``self._trusted``: a kernel with the bridge listening (on failure it raises,

@@ -9,6 +9,8 @@ The full adversarial suite against a course chapter is tests/test_attacks.py.
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import nbformat
@@ -17,6 +19,7 @@ from test_grade import cell_errors, cell_scores, make_course, submit
 
 from autograder import messages as M
 from autograder.grade import Options, grade
+from autograder.hardened import STARTS_PER_NOTEBOOK
 
 WRONG_ADD = "def add(a, b):\n    return 0\n"
 STRIP_ASSERTS = (
@@ -161,6 +164,29 @@ def test_does_a_trusted_kernel_that_cannot_start_fail_its_tests_with_the_reason(
     errors = cell_errors(root, "honest")
     assert errors.count(M.HARDENED_TRUSTED_NOT_STARTED.split("(")[0]) == 4, errors
     assert "NoSuchKernel" in errors
+
+
+def test_does_a_notebook_stop_trying_to_start_a_trusted_kernel_that_hangs(tmp_path, monkeypatch):
+    """A trusted kernel whose start hangs costs ``startup_timeout`` per try: a notebook tries
+    STARTS_PER_NOTEBOOK starts in all (two per test), not two for every one of its tests."""
+    starts = tmp_path / "starts.log"
+    spec = tmp_path / "jupyter" / "kernels" / "hangs"
+    spec.mkdir(parents=True)
+    hang = "import sys, time; open(sys.argv[1], 'a').write('start\\n'); time.sleep(600)"
+    argv = [sys.executable, "-c", hang, str(starts), "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "hangs"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    root = make_course(tmp_path / "course")
+    with open(root / "nbgrader_config.py", "a") as config:
+        config.write("\nc.HardenedExecute.trusted_kernel_name = 'hangs'\n")
+        config.write("c.HardenedExecute.startup_timeout = 4\n")
+    submit(root, "honest", "solved")
+    results = grade(root, "tiny", Options(workers=1, sandbox=False), progress=False)
+    assert all(r.success for r in results), [r.error[-300:] for r in results]
+    assert starts.read_text().count("start") == STARTS_PER_NOTEBOOK < 2 * 4  # 4 test cells
+    assert set(cell_scores(root).values()) == {0}
+    errors = cell_errors(root, "honest")
+    assert errors.count(M.HARDENED_TRUSTED_NOT_STARTED.split("(")[0]) == 4, errors
 
 
 def test_does_unhardened_warn_loudly(capsys, tmp_path):

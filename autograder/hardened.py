@@ -201,11 +201,9 @@ class HardenedExecute(ResilientExecute):
             ]
             return cell, self.resources
         if self._trusted is None:
-            reason = self._start_trusted_kernel()
-            if reason is not None:
-                cell.outputs = [
-                    _error("GraderError", M.HARDENED_TRUSTED_NOT_STARTED.format(error=reason))
-                ]
+            why = self._start_trusted_kernel()
+            if why is not None:
+                cell.outputs = [_error("GraderError", why)]
                 return cell, self.resources
         for i in range(self._done_teaching, position):
             teaching = self._plan[i]
@@ -224,12 +222,13 @@ class HardenedExecute(ResilientExecute):
     # --- the trusted kernel -----------------------------------------------------------------
 
     def _start_trusted_kernel(self) -> str | None:
-        """Start a trusted kernel (a second try if the first fails); why not, if neither did.
+        """Start a trusted kernel (a second try if the first fails); if neither did, the
+        message its test fails with.
 
         A new kernel knows none of the teaching cells an earlier one ran (one that died, or
         the one the start failed to make): the next test replays them from the first. Once
-        the notebook has used its STARTS_PER_NOTEBOOK, no more are tried: the reason is the
-        last start's.
+        the notebook has used its STARTS_PER_NOTEBOOK, none is tried: the message gives the
+        last failed start's reason, if one failed.
         """
         self._done_teaching = 0
         for _attempt in range(min(START_ATTEMPTS, self._starts_left)):
@@ -241,7 +240,9 @@ class HardenedExecute(ResilientExecute):
                 self._not_started = f"{type(error).__name__}: {error}"
                 self.log.error("trusted kernel: %s", self._not_started)
                 self._stop_trusted()
-        return self._not_started or f"not tried: {STARTS_PER_NOTEBOOK} started in this notebook"
+        if self._not_started:
+            return M.HARDENED_TRUSTED_NOT_STARTED.format(error=self._not_started)
+        return M.HARDENED_TRUSTED_NO_MORE_STARTS.format(count=STARTS_PER_NOTEBOOK)
 
     def _start_trusted(self) -> None:
         """Start ``self._trusted``: a kernel with the bridge listening (on failure it raises,

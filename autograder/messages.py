@@ -145,6 +145,10 @@ HARDENED_TRUSTED_NOT_STARTED = (
     "The grader could not run this test: its own kernel did not start ({error})."
     " This is not your fault: tell your instructor."
 )
+HARDENED_TRUSTED_NO_MORE_STARTS = (
+    "The grader could not run this test: its own kernel was started {count} times for this"
+    " notebook already and is not started again. This is not your fault: tell your instructor."
+)
 
 # --- notes in the grading summary (grade.py's summary), one short clause each -----------------
 

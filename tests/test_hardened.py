@@ -19,7 +19,7 @@ from test_grade import cell_errors, cell_scores, make_course, submit
 
 from autograder import messages as M
 from autograder.grade import Options, grade
-from autograder.hardened import STARTS_PER_NOTEBOOK
+from autograder.hardened import STARTS_PER_NOTEBOOK, HardenedExecute
 
 WRONG_ADD = "def add(a, b):\n    return 0\n"
 STRIP_ASSERTS = (
@@ -187,6 +187,16 @@ def test_does_a_notebook_stop_trying_to_start_a_trusted_kernel_that_hangs(tmp_pa
     assert set(cell_scores(root).values()) == {0}
     errors = cell_errors(root, "honest")
     assert errors.count(M.HARDENED_TRUSTED_NOT_STARTED.split("(")[0]) == 4, errors
+
+
+def test_does_a_notebook_that_has_used_its_starts_say_so_without_trying():
+    """Trusted kernels that started and died STARTS_PER_NOTEBOOK times: no further start, and
+    the test says why rather than showing an empty reason."""
+    execute = HardenedExecute()
+    execute._starts_left, execute._not_started = 0, ""
+    execute._start_trusted = lambda: pytest.fail("a start was tried")
+    why = execute._start_trusted_kernel()
+    assert why == M.HARDENED_TRUSTED_NO_MORE_STARTS.format(count=STARTS_PER_NOTEBOOK)
 
 
 def test_does_unhardened_warn_loudly(capsys, tmp_path):

@@ -102,6 +102,42 @@ def db_url_for(root: Path, opts: Options) -> str:
     return opts.db_url or f"sqlite:///{(root / 'gradebook.db').resolve()}"
 
 
+def known_cells(root: Path, assignment: str, opts: Options, tests: bool) -> list[str]:
+    """The code cells every submission of ``assignment`` shares, for the zygotes to preprocess
+    once (knowncells.py): the release notebooks' cells (what the students were given) and,
+    with ``tests``, the gradebook's (the test cells as autograding runs them, hidden tests
+    included: only for the kernels that run them). Never the source notebooks': the solutions
+    stay out of the students' kernels. What cannot be read is left out: a cell not learned is
+    only preprocessed by its kernel, as without this."""
+    import nbformat
+    from nbgrader.api import Gradebook, MissingEntry
+    from sqlalchemy.exc import SQLAlchemyError
+    from traitlets.config.loader import PyFileConfigLoader
+
+    cells: dict[str, None] = {}  # in order, once each
+    try:
+        cfg = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+        release = root / cfg.CourseDirectory.get("release_directory", "release") / assignment
+    except (OSError, ValueError):  # a config that does not load: nbgrader itself says so
+        release = root / "release" / assignment
+    for path in sorted(release.glob("*.ipynb")):
+        try:
+            notebook = nbformat.read(path, as_version=4)
+        except (OSError, ValueError):
+            continue
+        cells.update((c.source, None) for c in notebook.cells if c.cell_type == "code")
+    if tests:
+        try:
+            with Gradebook(db_url_for(root, opts)) as gb:
+                for notebook in gb.find_assignment(assignment).notebooks:
+                    for cell in notebook.source_cells:
+                        if cell.cell_type == "code":
+                            cells[cell.source] = None
+        except (MissingEntry, SQLAlchemyError):
+            pass
+    return list(cells)
+
+
 # --- grading one submission (runs in a worker process) ---------------------------------------
 
 _WARM = None
@@ -203,9 +239,10 @@ def _share_gradebook_engines() -> None:
     nbgrader.api.create_engine = shared_engine
 
 
-def _api(root: Path, opts: Options, shared: dict[str, str] | None = None):
-    """This worker's nbgrader API, with its warm kernels started on first use; ``shared``: kernel
-    name -> kernelspec folder of zygotes the local grader started for all its workers."""
+def _api(root: Path, assignment: str, opts: Options, shared: dict[str, str] | None = None):
+    """This worker's nbgrader API, with its warm kernels started on first use (they learn
+    ``assignment``'s cells); ``shared``: kernel name -> kernelspec folder of zygotes the local
+    grader started for all its workers."""
     global _WARM, _TRUSTED
     from multiprocessing.util import Finalize
 
@@ -231,12 +268,14 @@ def _api(root: Path, opts: Options, shared: dict[str, str] | None = None):
     if opts.warm and _WARM is None and KERNEL_NAME not in shared:
         _WARM = WarmKernels(**_student_kernels(opts))
         Finalize(None, _WARM.stop, exitpriority=0)
-        _WARM.start()
+        _WARM.launch(learn=True).learn(known_cells(root, assignment, opts, _runs_tests(opts)))
+        _WARM.ready()
     trusted = opts.warm and opts.sandbox and opts.hardened
     if trusted and _TRUSTED is None and TRUSTED_KERNEL_NAME not in shared:
         _TRUSTED = WarmKernels(**_trusted_kernels(opts))
         Finalize(None, _TRUSTED.stop, exitpriority=0)
-        _TRUSTED.start()
+        _TRUSTED.launch(learn=True).learn(known_cells(root, assignment, opts, tests=True))
+        _TRUSTED.ready()
     key = (str(root), opts)
     if key not in _APIS:
         _share_gradebook_engines()
@@ -255,7 +294,7 @@ def grade_one(
     start = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        api = _api(root, opts, shared)
+        api = _api(root, assignment, opts, shared)
         for attempt in range(3):
             if _WARM is not None:  # nothing left of the previous student; this one's files only
                 _WARM.reset(root / "submitted" / student / assignment)
@@ -339,6 +378,12 @@ def _student_kernels(opts: Options) -> dict:
     }
 
 
+def _runs_tests(opts: Options) -> bool:
+    """Do the students' kernels run the test cells? Not when the hardened grader runs them in
+    trusted kernels of their own (sandboxed students); unsandboxed, one zygote serves both."""
+    return not (opts.hardened and opts.sandbox)
+
+
 def _trusted_kernels(opts: Options) -> dict:
     """WarmKernels arguments of the hardened grader's trusted kernels (sandboxed students).
 
@@ -355,10 +400,11 @@ def _trusted_kernels(opts: Options) -> dict:
     }
 
 
-def _shared_zygotes(opts: Options) -> list:
+def _shared_zygotes(root: Path, assignment: str, opts: Options) -> list:
     """The unsandboxed zygotes a local cluster's workers can share, launched (not waited for):
     the students' kernels' with ``--no-sandbox``, the trusted kernels' in the hardened default.
-    One zygote instead of one per worker, starting while the cluster does. A sandboxed zygote
+    One zygote instead of one per worker, starting while the cluster does; it learns
+    ``assignment``'s cells (read while it imports). A sandboxed zygote
     belongs to one worker (its own uid and scratch folder); a remote worker cannot reach the
     Unix socket, so with a scheduler every worker starts its own."""
     import dask
@@ -374,12 +420,13 @@ def _shared_zygotes(opts: Options) -> list:
         str(k): str(v) for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
     }
     if not opts.sandbox:
-        arguments = _student_kernels(opts)
+        arguments, tests = _student_kernels(opts), _runs_tests(opts)
     elif opts.hardened:
-        arguments = _trusted_kernels(opts)
+        arguments, tests = _trusted_kernels(opts), True
     else:
         return []
-    return [WarmKernels(**arguments, env=env).launch()]
+    zygote = WarmKernels(**arguments, env=env).launch(learn=True)
+    return [zygote.learn(known_cells(root, assignment, opts, tests))]
 
 
 #: What a local cluster's forkserver imports before forking the workers: what every worker
@@ -473,7 +520,7 @@ def grade(root: Path, assignment: str, opts: Options = Options(), progress: bool
         Result(s, True, 0.0, "skipped: already graded") for s in students if s not in todo
     ]
     # the zygotes import torch while the gradebook is checked and the cluster starts
-    zygotes = _shared_zygotes(opts) if todo else []
+    zygotes = _shared_zygotes(root, assignment, opts) if todo else []
     client = cluster = None
     unfork = None
     stack = contextlib.ExitStack()

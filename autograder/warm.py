@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 from autograder.sandbox import Sandbox, kernel_env
@@ -78,6 +79,8 @@ class WarmKernels:
         self.sandbox = Sandbox(self.folder) if sandbox else None
         self.limits = ["--cpu-seconds", str(cpu_seconds), "--max-processes", str(max_processes)]
         self.process: subprocess.Popen[str] | None = None
+        self._learning = False  # the zygote waits for cells on stdin (launch(learn=True))
+        self._teaching: threading.Thread | None = None  # writes them there (learn())
 
     @property
     def ipc_prefix(self) -> str:
@@ -89,8 +92,10 @@ class WarmKernels:
         """Start the zygote and wait until it has imported everything (a few seconds)."""
         return self.launch().ready()
 
-    def launch(self) -> WarmKernels:
-        """Start the zygote without waiting for it: kernels asked for meanwhile wait for it."""
+    def launch(self, learn: bool = False) -> WarmKernels:
+        """Start the zygote without waiting for it: kernels asked for meanwhile wait for it.
+        ``learn``: once it has imported everything, it waits for :meth:`learn`'s cells (or for
+        :meth:`ready`, which sends none)."""
         spec = self.folder / "kernels" / self.name
         spec.mkdir(parents=True)
         kernel = {
@@ -107,6 +112,9 @@ class WarmKernels:
         listener.bind(str(self.socket))
         listener.listen(16)
         command = [sys.executable, "-m", "autograder.zygote", "--fd", str(listener.fileno())]
+        self._learning = learn
+        if learn:
+            command.append("--learn")
         if not self.figures:
             command.append("--no-figures")
         env = {k: v for k, v in {**os.environ, **self.env}.items() if k not in NOT_FOR_KERNELS}
@@ -123,6 +131,7 @@ class WarmKernels:
             try:
                 self.process = subprocess.Popen(
                     command,
+                    stdin=subprocess.PIPE if learn else subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
                     text=True,
@@ -138,8 +147,33 @@ class WarmKernels:
         listener.close()
         return self
 
+    def learn(self, cells: Iterable[str]) -> WarmKernels:
+        """Send the launched zygote cells every submission shares (knowncells.py), for it to
+        preprocess once after its imports. Once at most, after ``launch(learn=True)``; it does
+        not wait for the zygote (the cells may not fit in the pipe before it reads them)."""
+        if not self._learning or self._teaching is not None:
+            raise RuntimeError("learn() once, after launch(learn=True)")
+        data = json.dumps(list(cells))
+        self._teaching = threading.Thread(target=self._send, args=(data,), daemon=True)
+        self._teaching.start()
+        return self
+
+    def _send(self, data: str) -> None:
+        stdin = self.process.stdin if self.process else None
+        if stdin is None:
+            return
+        try:
+            stdin.write(data)
+            stdin.close()
+        except (OSError, ValueError):  # the zygote is gone (ready() says so) or stopped
+            pass
+
     def ready(self) -> WarmKernels:
         """Wait for the launched zygote's "ready"; RuntimeError if it did not start."""
+        if self._learning and self._teaching is None:
+            self.learn([])  # nothing to learn: the zygote must not wait for cells
+        if self._teaching is not None:
+            self._teaching.join()
         line = self.process.stdout.readline() if self.process and self.process.stdout else ""
         if line.strip() != "ready":
             self.stop()

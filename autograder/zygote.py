@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from autograder import tracebacks
+from autograder import knowncells, tracebacks
 
 #: Imported before forking, so that every kernel starts with them already loaded.
 PRELOAD = (
@@ -96,7 +96,9 @@ def _probe_kernel_modules() -> Callable[[], list[str]]:
     return modules
 
 
-def preload() -> None:
+def preload(learn: bool = False) -> None:
+    """Import everything a kernel would; ``learn``: then read the instructor's cells (a JSON
+    list) from stdin and preprocess them for every kernel (knowncells.py)."""
     import gc
     import importlib
 
@@ -118,6 +120,8 @@ def preload() -> None:
                     importlib.import_module(name)
                 except Exception:  # a module that imports only inside a running kernel
                     pass
+        if learn:  # the grader writes them while this process imports: no wait here
+            knowncells.learn(_read_cells(sys.stdin))
         tracebacks.warm()  # after the last import: it maps every loaded module to its file
     finally:
         # Move everything loaded so far out of the garbage collector's reach: a collection in
@@ -126,6 +130,15 @@ def preload() -> None:
         gc.collect()  # garbage from the imports is freed, not frozen
         gc.freeze()
         gc.enable()  # the kernels forked from here collect as any process does
+
+
+def _read_cells(stream) -> list[str]:
+    """The cells the grader sent (a JSON list of strings); none if it sent nothing usable."""
+    try:
+        cells = json.load(stream)
+    except ValueError:
+        return []
+    return [c for c in cells if isinstance(c, str)] if isinstance(cells, list) else []
 
 
 def _watch_launcher(launcher_pid: int) -> None:
@@ -178,6 +191,7 @@ def become_kernel(request: dict, figures: bool = True) -> None:
     tracebacks.plain_history(app.shell)  # IPython 9 formats each error twice otherwise
     tracebacks.cells_in_main(app.shell)
     _as_if_imported_in_the_kernel()
+    knowncells.reuse(app.shell)
     app.start()
 
 
@@ -244,6 +258,7 @@ def serve(
     cpu_seconds: int = 0,
     max_processes: int = 0,
     figures: bool = True,
+    learn: bool = False,
 ) -> None:
     """Answer requests on a Unix socket (a path, or a listening socket's file descriptor).
 
@@ -256,7 +271,8 @@ def serve(
     scratch folder as the grader sees it) means the zygote runs in the sandbox (sandbox.py):
     the kernels get the sandbox's connection file, working directory and environment, and
     every other process is killed before a fork.
-    ``figures`` False: kernels do not draw matplotlib figures.
+    ``figures`` False: kernels do not draw matplotlib figures. ``learn``: the grader sends
+    the instructor's cells on stdin (see :func:`preload`).
     """
     from autograder import sandbox
 
@@ -265,7 +281,7 @@ def serve(
     parent = os.getppid()  # the zygote belongs to one grader process: leave when it is gone
     if outside:
         _set_dumpable(0)  # the student's processes (same uid) must not ptrace the zygote
-    preload()
+    preload(learn)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel children are reaped automatically
     if isinstance(listen, int):
         server = socket.socket(fileno=listen)
@@ -322,9 +338,18 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--cpu-seconds", type=int, default=0, help="RLIMIT_CPU per kernel")
     parser.add_argument("--max-processes", type=int, default=0, help="RLIMIT_NPROC per kernel")
     parser.add_argument("--no-figures", action="store_true", help="kernels draw no figures")
+    parser.add_argument("--learn", action="store_true", help="read cells to preprocess on stdin")
     args = parser.parse_args(argv)
     listen = args.fd if args.fd is not None else args.path
-    serve(listen, args.sandbox, args.uid, args.cpu_seconds, args.max_processes, not args.no_figures)
+    serve(
+        listen,
+        args.sandbox,
+        args.uid,
+        args.cpu_seconds,
+        args.max_processes,
+        not args.no_figures,
+        args.learn,
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,15 @@ import pytest
 
 from autograder import course, fixtures
 from autograder import messages as M
-from autograder.grade import Options, grade, is_done, marker_path, submissions
+from autograder.grade import (
+    Options,
+    _runs_tests,
+    grade,
+    is_done,
+    known_cells,
+    marker_path,
+    submissions,
+)
 from autograder.nbgrader_tools import nbgrader_env, run_nbgrader
 
 TINY = Path(__file__).parent / "fixtures" / "course" / "notebooks" / "tiny"
@@ -48,6 +56,11 @@ WRONG = {
         "open(f'/proc/{p}/cmdline', 'rb').read().replace(bytes(1), b' ').decode()"
         " for p in (parent, grand)]}))\n"
         "def square(x):\n    return x * x"
+    },
+    # how often the kernel reused what its zygote learned (knowncells.py) before this cell
+    "reused": {
+        "square": "import json\nfrom autograder import knowncells\n"
+        "print(json.dumps(knowncells.REUSED))\ndef square(x):\n    return x * x"
     },
 }
 
@@ -497,3 +510,33 @@ def test_do_a_local_clusters_workers_run_without_dasks_profiler():
         cluster.close()
     assert list(enabled.values()) == [False]
     assert dask.config.get("distributed.worker.profile.enabled") is True
+
+
+def test_do_zygotes_learn_the_released_cells_and_the_tests_only_where_they_run(tiny):
+    """Students' kernels learn what the students were given; the kernels that run the tests
+    also learn the gradebook's test cells, hidden tests included; no kernel the solutions."""
+    given = known_cells(tiny, "tiny", Options(), tests=False)
+    runs = known_cells(tiny, "tiny", Options(), tests=True)
+    assert "assert add(1, 2) == 3" in given and set(given) <= set(runs)
+    assert not any("HIDDEN" in cell for cell in given)
+    assert any("assert add(-1, 1) == 0" in cell for cell in runs)
+    assert not any("return a + b" in cell or "return x * x" in cell for cell in runs)
+    assert not _runs_tests(Options())  # the default: the trusted kernels run them
+    assert _runs_tests(Options(hardened=False)) and _runs_tests(Options(sandbox=False))
+    assert known_cells(tiny, "not-released", Options(), tests=True) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sandbox", [False, True], ids=["shared-zygote", "worker-zygote"])
+def test_do_kernels_reuse_what_their_zygote_learned_of_the_test_cells(tiny, tmp_path, sandbox):
+    """Unhardened, the student's kernel runs test_add and test_add_hidden before the square
+    cell prints its count: both came preprocessed from the zygote, whichever started it."""
+    root = copy_of(tiny, tmp_path)
+    submit(root, "s", "reused")
+    opts = Options(workers=1, sandbox=sandbox, hardened=False)
+    (result,) = grade(root, "tiny", opts, progress=False)
+    assert result.success
+    reused = json.loads(" ".join(probed(root, "s")))
+    assert set(reused) == {"transform_cell", "should_be_async", "murmur2_x86"}
+    assert min(reused.values()) >= 2
+    assert sum(v for v in cell_scores(root).values()) == 5

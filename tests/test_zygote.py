@@ -250,3 +250,20 @@ def test_does_waiting_for_a_zygote_return_once_it_serves_and_fail_when_none_is_t
         kernels.stop()
     with pytest.raises(RuntimeError, match="no warm-kernel zygote answers"):
         wait_for_zygote(tmp_path)
+
+
+def test_does_a_zygote_told_to_learn_serve_even_when_no_cells_come(tmp_path):
+    """launch(learn=True) makes the zygote wait for cells on stdin after its imports:
+    ready() without learn() sends none rather than waiting forever; learn() is once only."""
+    kernels = WarmKernels(sandbox=False, name="cnn-warm-nolearn").launch(learn=True)
+    try:
+        assert kernels.ready() is kernels
+        with pytest.raises(RuntimeError, match="once"):
+            kernels.learn(["x = 1"])
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
+        NotebookClient(
+            nb, kernel_name=kernels.name, resources={"metadata": {"path": str(tmp_path)}}
+        ).execute()
+        assert nb.cells[0].outputs[0]["text"] == "42\n"
+    finally:
+        kernels.stop()

@@ -112,13 +112,13 @@ def known_cells(root: Path, assignment: str, opts: Options, tests: bool) -> list
     import nbformat
     from nbgrader.api import Gradebook, MissingEntry
     from sqlalchemy.exc import SQLAlchemyError
-    from traitlets.config.loader import PyFileConfigLoader
+    from traitlets.config.loader import ConfigError, PyFileConfigLoader
 
     cells: dict[str, None] = {}  # in order, once each
     try:
         cfg = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
         release = root / cfg.CourseDirectory.get("release_directory", "release") / assignment
-    except (OSError, ValueError):  # a config that does not load: nbgrader itself says so
+    except (OSError, ValueError, ConfigError):  # one that does not load: nbgrader says so
         release = root / "release" / assignment
     for path in sorted(release.glob("*.ipynb")):
         try:

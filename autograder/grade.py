@@ -146,7 +146,9 @@ _APIS: dict = {}
 _FROZEN = False
 
 
-def _nbgrader_config(root: Path, opts: Options):
+def _nbgrader_config(root: Path, opts: Options, zygotes: dict[str, str]):
+    """The nbgrader configuration of a worker; ``zygotes``: kernel name -> folder of the
+    zygotes shared by the local grader's workers (see :func:`_api`)."""
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import CheckCellMetadata, Execute
     from traitlets.config.loader import PyFileConfigLoader
@@ -155,7 +157,7 @@ def _nbgrader_config(root: Path, opts: Options):
     from autograder.execute import ResilientExecute
     from autograder.hardened import HardenedExecute
     from autograder.sandbox import INSIDE
-    from autograder.warm import KERNEL_NAME, TRUSTED_KERNEL_NAME
+    from autograder.warm import KERNEL_NAME, TRUSTED_KERNEL_NAME, ipc_prefix_in
 
     cfg = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     cfg.CourseDirectory.root = str(root)
@@ -190,6 +192,14 @@ def _nbgrader_config(root: Path, opts: Options):
             cfg.HardenedExecute.trusted_kernel_name = TRUSTED_KERNEL_NAME
             cfg.HardenedExecute.bridge_dir = str(_WARM.sandbox.scratch / "bridge")
             cfg.HardenedExecute.bridge_dir_inside = f"{INSIDE}/bridge"
+    # an unsandboxed zygote's spare kernels (spares.py) serve kernels on Unix sockets in its folder
+    students = zygotes.get(KERNEL_NAME) or (_WARM.folder if _WARM is not None else None)
+    if opts.warm and not opts.sandbox and students:
+        cfg.KernelManager.transport = "ipc"
+        cfg.KernelManager.ip = ipc_prefix_in(students)
+    trusted = zygotes.get(TRUSTED_KERNEL_NAME) or (_TRUSTED.folder if _TRUSTED else students)
+    if opts.warm and opts.hardened and trusted:
+        cfg.HardenedExecute.trusted_ip = ipc_prefix_in(trusted)
     return cfg
 
 
@@ -282,7 +292,7 @@ def _api(root: Path, assignment: str, opts: Options, shared: dict[str, str] | No
         for folder in shared.values():  # the first submission: they may still be importing
             wait_for_zygote(folder)
             add_kernelspecs(folder)
-        _APIS[key] = NbGraderAPI(config=_nbgrader_config(root, opts))
+        _APIS[key] = NbGraderAPI(config=_nbgrader_config(root, opts, shared))
     return _APIS[key]
 
 
@@ -375,6 +385,7 @@ def _student_kernels(opts: Options) -> dict:
         "cpu_seconds": opts.cpu_seconds if opts.sandbox else 0,
         "max_processes": opts.max_processes if opts.sandbox else 0,
         "figures": opts.figures,
+        "spares": not opts.sandbox,
     }
 
 
@@ -397,6 +408,7 @@ def _trusted_kernels(opts: Options) -> dict:
         "sandbox": False,
         "name": TRUSTED_KERNEL_NAME,
         "figures": False,
+        "spares": True,
     }
 
 

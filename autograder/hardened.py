@@ -126,6 +126,11 @@ class HardenedExecute(ResilientExecute):
     trusted_kernel_name = Unicode(
         "", help="Kernel for the trusted side; empty: the same kernel name as the student's."
     ).tag(config=True)
+    trusted_ip = Unicode(
+        "",
+        help="The trusted kernel's sockets: Unix sockets at this path prefix (a zygote's spare"
+        " kernels serve those, spares.py); empty: jupyter_client's default transport.",
+    ).tag(config=True)
     all_teaching_cells = Bool(
         False,
         help="Run every teaching cell in the trusted kernel; False: only those a test may need"
@@ -257,6 +262,8 @@ class HardenedExecute(ResilientExecute):
             extra_arguments=list(self.extra_arguments),
         )
         client.km = client.create_kernel_manager()
+        if self.trusted_ip:
+            client.km.transport, client.km.ip = "ipc", self.trusted_ip
         self._trusted = client
         client.start_new_kernel(cwd=self._private)  # never the student's folder: no planted modules
         client.start_new_kernel_client()

@@ -2,7 +2,9 @@
 
 By default the zygote runs in the sandbox (sandbox.py), so every kernel it forks does too; the
 grader then calls :meth:`WarmKernels.reset` before each submission. ``sandbox=False`` gives the
-unsandboxed zygote of before (and another kernel name, for a second, trusted kernel).
+unsandboxed zygote of before (and another kernel name, for a second, trusted kernel), which can
+keep a spare kernel initialised ahead of each request (``spares=True``, spares.py) for kernel
+managers whose sockets are Unix sockets under :func:`ipc_prefix_in`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from autograder.sandbox import Sandbox, kernel_env
 KERNEL_NAME = "cnn-warm"
 LAUNCHER = str(Path(__file__).with_name("warmkernel.py"))  #: the kernel command (a script)
 SOCKET = "zygote.sock"  #: in a WarmKernels folder, outside the sandbox
+IPC = "ipc"  #: in an unsandboxed WarmKernels folder: its kernels' (and spares') Unix sockets
 TRUSTED_KERNEL_NAME = "cnn-warm-trusted"  #: unsandboxed, for the hardened grader's trusted kernel
 #: Not for a zygote or its kernels: Dask's nanny sets it for its workers
 #: (``distributed.nanny.pre-spawn-environ``), in their environment and in the process that runs
@@ -40,6 +43,13 @@ def add_kernelspecs(folder: Path | str) -> None:
     paths = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
     if str(folder) not in paths:
         os.environ["JUPYTER_PATH"] = os.pathsep.join([str(folder), *paths])
+
+
+def ipc_prefix_in(folder: Path | str) -> str:
+    """The ``ip`` of the ipc transport for this process's kernels from the unsandboxed zygote
+    of ``folder``: their sockets in its folder, where its spares are (one prefix per process:
+    jupyter_client picks a kernel's socket names among the files that do not exist yet)."""
+    return str(Path(folder) / IPC / f"{os.getpid()}-k")
 
 
 def wait_for_zygote(folder: Path | str, timeout: float = 180.0) -> None:
@@ -69,7 +79,11 @@ class WarmKernels:
         name: str = KERNEL_NAME,
         figures: bool = True,
         env: dict[str, str] | None = None,
+        spares: bool = False,
     ) -> None:
+        if spares and sandbox:
+            raise ValueError("spare kernels are for unsandboxed zygotes only (spares.py)")
+        self.spares = spares  # a spare kernel initialised ahead of each request
         self.memory_mb = memory_mb
         self.env = env or {}  # set for the zygote (and so its kernels), unsandboxed only
         self.figures = figures  # False: the kernels draw no matplotlib figures
@@ -84,8 +98,10 @@ class WarmKernels:
 
     @property
     def ipc_prefix(self) -> str:
-        """The ``ip`` of a kernel's ipc transport: its sockets are files in the scratch folder."""
-        assert self.sandbox is not None
+        """The ``ip`` of a kernel's ipc transport: its sockets are files in the scratch folder
+        (sandboxed) or this folder's (:func:`ipc_prefix_in`)."""
+        if self.sandbox is None:
+            return ipc_prefix_in(self.folder)
         return str(self.sandbox.scratch / "ipc" / "k")
 
     def start(self) -> WarmKernels:
@@ -117,6 +133,9 @@ class WarmKernels:
             command.append("--learn")
         if not self.figures:
             command.append("--no-figures")
+        (self.folder / IPC).mkdir()
+        if self.spares:
+            command += ["--spares", str(self.folder / IPC)]
         env = {k: v for k, v in {**os.environ, **self.env}.items() if k not in NOT_FOR_KERNELS}
         if self.sandbox is not None:
             self.sandbox.prepare()

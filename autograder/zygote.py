@@ -47,6 +47,7 @@ PRELOAD = (
 #: Arguments every forked kernel gets, as nbclient passes them to a kernel it starts itself
 #: (the launcher does not forward them): no history database on disk, no history thread.
 KERNEL_ARGV = ("--HistoryManager.hist_file=:memory:",)
+SPARE_WAIT_SECONDS = 30.0  #: for a spare still initialising; then a kernel is forked instead
 
 
 def _probe_kernel_modules() -> Callable[[], list[str]]:
@@ -141,7 +142,7 @@ def _read_cells(stream) -> list[str]:
     return [c for c in cells if isinstance(c, str)] if isinstance(cells, list) else []
 
 
-def _watch_launcher(launcher_pid: int) -> None:
+def watch_launcher(launcher_pid: int) -> None:
     """Exit when the launcher (the process jupyter_client manages) is gone."""
     while True:
         try:
@@ -156,10 +157,18 @@ def become_kernel(request: dict, figures: bool = True) -> None:
     False: matplotlib figures are not drawn (no image formats: a figure displays as its text
     repr, which the grader rewrites, see execute.py), drawing being most of a chapter's compute.
     """
+    fresh_process()
+    enter(request)
+    threading.Thread(target=watch_launcher, args=(request["launcher_pid"],), daemon=True).start()
+    app = kernel_app(request["connection_file"], figures)
+    as_if_imported_in_the_kernel()
+    app.start()
+
+
+def fresh_process() -> None:
+    """What a process started afresh has: a session of its own, the default signal handlers,
+    random seeds of its own, no terminal."""
     os.setsid()
-    os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(request["env"])
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     random.seed()
@@ -174,7 +183,17 @@ def become_kernel(request: dict, figures: bool = True) -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    threading.Thread(target=_watch_launcher, args=(request["launcher_pid"],), daemon=True).start()
+
+
+def enter(request: dict) -> None:
+    """The request's working directory and environment, as the kernel's launcher has them."""
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+
+
+def kernel_app(connection_file: str, figures: bool = True):
+    """An initialised IPKernelApp on ``connection_file``, not started."""
     from ipykernel.kernelapp import IPKernelApp
     from traitlets.config import Config
 
@@ -187,15 +206,14 @@ def become_kernel(request: dict, figures: bool = True) -> None:
     if not figures:
         config.InlineBackend.figure_formats = set()
     app = IPKernelApp.instance(config=config)  # what IPKernelApp.launch_instance does
-    app.initialize(argv=["-f", request["connection_file"], *KERNEL_ARGV])
+    app.initialize(argv=["-f", connection_file, *KERNEL_ARGV])
     tracebacks.plain_history(app.shell)  # IPython 9 formats each error twice otherwise
     tracebacks.cells_in_main(app.shell)
-    _as_if_imported_in_the_kernel()
     knowncells.reuse(app.shell)
-    app.start()
+    return app
 
 
-def _as_if_imported_in_the_kernel() -> None:
+def as_if_imported_in_the_kernel() -> None:
     """Redo what a preloaded module does at import that depends on the kernel or environment.
 
     ipywidgets (preloaded by tqdm.notebook) registers its comm targets with the running kernel
@@ -210,7 +228,7 @@ def _as_if_imported_in_the_kernel() -> None:
         widgets._handle_ipython()
 
 
-def _watch_connection(conn: socket.socket) -> None:
+def watch_connection(conn: socket.socket) -> None:
     """Exit when the launcher closes its connection (it exited, even by kill -9)."""
     try:
         while conn.recv(1):
@@ -259,6 +277,7 @@ def serve(
     max_processes: int = 0,
     figures: bool = True,
     learn: bool = False,
+    spares: str | None = None,
 ) -> None:
     """Answer requests on a Unix socket (a path, or a listening socket's file descriptor).
 
@@ -272,13 +291,18 @@ def serve(
     the kernels get the sandbox's connection file, working directory and environment, and
     every other process is killed before a fork.
     ``figures`` False: kernels do not draw matplotlib figures. ``learn``: the grader sends
-    the instructor's cells on stdin (see :func:`preload`).
+    the instructor's cells on stdin (see :func:`preload`). ``spares`` (a folder; unsandboxed
+    only): a spare kernel is initialised there ahead of each request (spares.py).
     """
     from autograder import sandbox
+    from autograder.spares import Spare
 
+    if outside and spares:
+        raise ValueError("spare kernels are for unsandboxed zygotes only")
     if uid >= 0:
         sandbox.drop_privileges(uid)  # bwrap was started by root: be nobody before anything
     parent = os.getppid()  # the zygote belongs to one grader process: leave when it is gone
+    environ = dict(os.environ)  # as started: preload sets variables (MPLBACKEND) for itself
     if outside:
         _set_dumpable(0)  # the student's processes (same uid) must not ptrace the zygote
     preload(learn)
@@ -293,6 +317,8 @@ def serve(
         server.listen(16)
     server.settimeout(0.5)
     print("ready", flush=True)  # the parent waits for this line
+    limits = (cpu_seconds, max_processes)
+    spare = Spare(spares, environ, figures, limits, server) if spares else None
     while True:
         if os.getppid() != parent:  # the grader died, even by kill -9: no orphans
             os._exit(0)
@@ -312,19 +338,46 @@ def serve(
                 continue
             if outside:
                 sandbox.reap_namespace()  # the previous student's leftovers, before anything
+            if spare is not None:
+                if _served_by(spare, request, conn):
+                    spare = Spare(spares, request["env"], figures, limits, server)
+                    continue
+                if (
+                    not spare.alive
+                    or not spare.fits(request)
+                    or (spare.reaches(request) and not spare.ready)
+                ):
+                    # failed, another environment (the next spare takes this one's), or stuck
+                    spare.discard()
+                    spare = None
             pid = os.fork()
             if pid == 0:
                 server.close()
+                if spare is not None:
+                    spare.channel.close()
                 try:
                     if outside:
                         request = _sandboxed_request(request, outside)
                         _set_dumpable(1)  # the launcher reads the kernel's memory in /proc
                     sandbox.limit_kernel(cpu_seconds, max_processes)
                     conn.sendall((json.dumps({"pid": os.getpid()}) + "\n").encode())
-                    threading.Thread(target=_watch_connection, args=(conn,), daemon=True).start()
+                    threading.Thread(target=watch_connection, args=(conn,), daemon=True).start()
                     become_kernel(request, figures)
                 finally:
                     os._exit(0)
+            if spares and spare is None:
+                spare = Spare(spares, request["env"], figures, limits, server)
+
+
+def _served_by(spare, request: dict, conn: socket.socket) -> bool:
+    """Whether ``spare`` became ``request``'s kernel (it waits for a spare still initialising:
+    at most what a fork now would take)."""
+    return (
+        spare.fits(request)
+        and spare.reaches(request)
+        and spare.wait(SPARE_WAIT_SECONDS)
+        and spare.hand_over(request, conn)
+    )
 
 
 def main(argv: list[str]) -> None:
@@ -339,6 +392,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--max-processes", type=int, default=0, help="RLIMIT_NPROC per kernel")
     parser.add_argument("--no-figures", action="store_true", help="kernels draw no figures")
     parser.add_argument("--learn", action="store_true", help="read cells to preprocess on stdin")
+    parser.add_argument("--spares", help="initialise each next kernel ahead, in this folder")
     args = parser.parse_args(argv)
     listen = args.fd if args.fd is not None else args.path
     serve(
@@ -349,6 +403,7 @@ def main(argv: list[str]) -> None:
         args.max_processes,
         not args.no_figures,
         args.learn,
+        args.spares,
     )
 
 

@@ -26,7 +26,6 @@ import os
 import secrets
 import signal
 import socket
-import threading
 from pathlib import Path
 
 #: The environment variables ipykernel's and IPython's initialisation read (measured: see
@@ -55,7 +54,7 @@ INIT_ENV = (
 #: A kernel's five sockets, numbered 1-5 in a spare's own connection file.
 CHANNELS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 MAX_REQUEST = 1 << 20  #: bytes: a fork request (its environment) is a few kilobytes
-ADOPT_SECONDS = 10.0  #: for an initialised spare to take a request (milliseconds)
+ADOPT_SECONDS = 10.0  #: for an initialised spare to take a request (it takes milliseconds)
 READY, ADOPTED, GO = b"ready", b"adopted", b"go"  #: spare -> zygote, spare -> zygote, back
 
 
@@ -136,8 +135,7 @@ class Spare:
                 _unlink(path)
             self.discard()
             return False
-        for number in range(1, len(CHANNELS) + 1):
-            _unlink(f"{self.ip}-{number}")
+        self._unlink_sockets()
         self.channel.close()
         self.alive = False  # it is a kernel now, no longer this zygote's spare
         return True
@@ -150,9 +148,13 @@ class Spare:
         except ProcessLookupError:
             pass
         self.channel.close()
+        self._unlink_sockets()
+        _unlink(f"{self.ip}.json")
+
+    def _unlink_sockets(self) -> None:
+        """Remove the spare's own names of its sockets (a kernel keeps the request's)."""
         for number in range(1, len(CHANNELS) + 1):
             _unlink(f"{self.ip}-{number}")
-        _unlink(f"{self.ip}.json")
 
 
 def _unlink(path: str) -> None:
@@ -201,12 +203,8 @@ def _spare(channel: socket.socket, ip: str, env: dict, figures: bool, limits) ->
     except OSError:
         return
     channel.close()
-    conn.sendall((json.dumps({"pid": os.getpid()}) + "\n").encode())
-    threading.Thread(target=zygote.watch_connection, args=(conn,), daemon=True).start()
-    launcher = request["launcher_pid"]
-    threading.Thread(target=zygote.watch_launcher, args=(launcher,), daemon=True).start()
-    zygote.as_if_imported_in_the_kernel()
-    app.start()
+    zygote.answer(conn)
+    zygote.run_kernel(app, request)
 
 
 def _adopt(app, request: dict) -> None:

@@ -98,10 +98,8 @@ class WarmKernels:
 
     @property
     def ipc_prefix(self) -> str:
-        """The ``ip`` of a kernel's ipc transport: its sockets are files in the scratch folder
-        (sandboxed) or this folder's (:func:`ipc_prefix_in`)."""
-        if self.sandbox is None:
-            return ipc_prefix_in(self.folder)
+        """The ``ip`` of a kernel's ipc transport: its sockets are files in the scratch folder."""
+        assert self.sandbox is not None
         return str(self.sandbox.scratch / "ipc" / "k")
 
     def start(self) -> WarmKernels:
@@ -133,7 +131,8 @@ class WarmKernels:
             command.append("--learn")
         if not self.figures:
             command.append("--no-figures")
-        (self.folder / IPC).mkdir()
+        if self.sandbox is None:  # the sandboxed kernels' sockets are in its scratch folder
+            (self.folder / IPC).mkdir()
         if self.spares:
             command += ["--spares", str(self.folder / IPC)]
         env = {k: v for k, v in {**os.environ, **self.env}.items() if k not in NOT_FOR_KERNELS}

@@ -159,8 +159,18 @@ def become_kernel(request: dict, figures: bool = True) -> None:
     """
     fresh_process()
     enter(request)
+    run_kernel(kernel_app(request["connection_file"], figures), request)
+
+
+def answer(conn: socket.socket) -> None:
+    """Tell the launcher on ``conn`` that this process is its kernel; exit when it closes it."""
+    conn.sendall((json.dumps({"pid": os.getpid()}) + "\n").encode())
+    threading.Thread(target=watch_connection, args=(conn,), daemon=True).start()
+
+
+def run_kernel(app, request: dict) -> None:
+    """Start the initialised ``app`` as ``request``'s kernel, for as long as its launcher lives."""
     threading.Thread(target=watch_launcher, args=(request["launcher_pid"],), daemon=True).start()
-    app = kernel_app(request["connection_file"], figures)
     as_if_imported_in_the_kernel()
     app.start()
 
@@ -360,8 +370,7 @@ def serve(
                         request = _sandboxed_request(request, outside)
                         _set_dumpable(1)  # the launcher reads the kernel's memory in /proc
                     sandbox.limit_kernel(cpu_seconds, max_processes)
-                    conn.sendall((json.dumps({"pid": os.getpid()}) + "\n").encode())
-                    threading.Thread(target=watch_connection, args=(conn,), daemon=True).start()
+                    answer(conn)
                     become_kernel(request, figures)
                 finally:
                     os._exit(0)

@@ -47,7 +47,10 @@ INIT_ENV = (
     "PYTEST_CURRENT_TEST",
     "PYTHONASYNCIODEBUG",
     "PYTHONSTARTUP",
-    "TERM",
+    "TEMP",  # TEMP, TMP, TMPDIR: tempfile's, read once by its first caller: the initialisation
+    "TERM",  # when no import asked before (so in CI's run of tests/test_spares.py, not here)
+    "TMP",
+    "TMPDIR",
     "XDG_CONFIG_HOME",
     "XDG_DATA_HOME",
 )

@@ -249,6 +249,24 @@ def _share_gradebook_engines() -> None:
     nbgrader.api.create_engine = shared_engine
 
 
+def _quiet_submission_cascade() -> None:
+    """In this worker process, silence SQLAlchemy 2's warning about nbgrader's new submissions.
+
+    ``Gradebook.add_submission`` builds a submission's notebooks and grades attached to objects
+    already in the session, a cascade SQLAlchemy 2 no longer follows ("Object of type
+    <SubmittedAssignment> not in session, add operation along 'Assignment.submissions' will not
+    proceed"), then adds the submission itself, which saves them all. Three such warnings per
+    worker reached the instructor's terminal, about nbgrader's code, not the submissions.
+    """
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    warnings.filterwarnings(
+        "ignore", message=r"Object of type <\w+> not in session", category=SAWarning
+    )
+
+
 def _api(root: Path, assignment: str, opts: Options, shared: dict[str, str] | None = None):
     """This worker's nbgrader API, with its warm kernels started on first use (they learn
     ``assignment``'s cells); ``shared``: kernel name -> kernelspec folder of zygotes the local
@@ -289,6 +307,7 @@ def _api(root: Path, assignment: str, opts: Options, shared: dict[str, str] | No
     key = (str(root), opts)
     if key not in _APIS:
         _share_gradebook_engines()
+        _quiet_submission_cascade()
         for folder in shared.values():  # the first submission: they may still be importing
             wait_for_zygote(folder)
             add_kernelspecs(folder)

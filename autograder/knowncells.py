@@ -46,7 +46,7 @@ def learn(sources: Iterable[str]) -> int:
     manager = TransformerManager()
     seed = get_tmp_hash_seed()
     for source in sources:
-        if not isinstance(source, str) or source in _TRANSFORMED:
+        if source in _TRANSFORMED:
             continue
         try:
             transformed = manager.transform_cell(source)

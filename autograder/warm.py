@@ -93,7 +93,6 @@ class WarmKernels:
         self.sandbox = Sandbox(self.folder) if sandbox else None
         self.limits = ["--cpu-seconds", str(cpu_seconds), "--max-processes", str(max_processes)]
         self.process: subprocess.Popen[str] | None = None
-        self._learning = False  # the zygote waits for cells on stdin (launch(learn=True))
         self._teaching: threading.Thread | None = None  # writes them there (learn())
 
     @property
@@ -126,7 +125,6 @@ class WarmKernels:
         listener.bind(str(self.socket))
         listener.listen(16)
         command = [sys.executable, "-m", "autograder.zygote", "--fd", str(listener.fileno())]
-        self._learning = learn
         if learn:
             command.append("--learn")
         if not self.figures:
@@ -169,12 +167,16 @@ class WarmKernels:
         """Send the launched zygote cells every submission shares (knowncells.py), for it to
         preprocess once after its imports. Once at most, after ``launch(learn=True)``; it does
         not wait for the zygote (the cells may not fit in the pipe before it reads them)."""
-        if not self._learning or self._teaching is not None:
+        if not self._learning() or self._teaching is not None:
             raise RuntimeError("learn() once, after launch(learn=True)")
         data = json.dumps(list(cells))
         self._teaching = threading.Thread(target=self._send, args=(data,), daemon=True)
         self._teaching.start()
         return self
+
+    def _learning(self) -> bool:
+        """Whether the zygote waits for cells on its stdin (``launch(learn=True)``)."""
+        return self.process is not None and self.process.stdin is not None
 
     def _send(self, data: str) -> None:
         stdin = self.process.stdin if self.process else None
@@ -188,7 +190,7 @@ class WarmKernels:
 
     def ready(self) -> WarmKernels:
         """Wait for the launched zygote's "ready"; RuntimeError if it did not start."""
-        if self._learning and self._teaching is None:
+        if self._learning() and self._teaching is None:
             self.learn([])  # nothing to learn: the zygote must not wait for cells
         if self._teaching is not None:
             self._teaching.join()

@@ -11,7 +11,8 @@ workers. It prints seconds per submission, submissions per minute and whether ev
 agrees. The per-notebook overhead: each submission's grading time (from its marker, so without
 Dask's scheduling) minus the time its cells ran in the grader's kernel (nbclient's
 ``record_timing`` metadata: ``iopub.execute_input`` to ``shell.execute_reply``), medians over
-the submissions a worker graded after its first (which also starts the zygote).
+the submissions a worker graded after its first (which also starts the zygote); of it, the
+time between cells (a cell's reply to the next one's start), which plain nbgrader pays too.
 tests/fixtures/course/tiny, whose cells take microseconds, shows the overhead alone.
 
 ``--output benchmarks/RESULTS.md`` appends the table with the date, commit and load average.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import shutil
@@ -70,29 +72,39 @@ def _seconds(stamp: str) -> float:
     return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def cells_ran(folder: Path) -> float:
-    """Seconds the cells of the notebooks in a graded folder ran in their kernel.
+def cell_times(folder: Path) -> tuple[float, float]:
+    """Seconds the cells of the notebooks in a graded folder ran in their kernel, and seconds
+    between them.
 
-    nbclient's ``record_timing`` metadata: ``iopub.execute_input`` to ``shell.execute_reply``.
+    Ran: nbclient's ``record_timing`` metadata, ``iopub.execute_input`` to
+    ``shell.execute_reply`` of each cell. Between: a cell's ``shell.execute_reply`` to the next
+    cell's ``iopub.execute_input``, the Jupyter protocol's round trip per cell (nbclient sends
+    the request and waits for the kernel to go idle; the kernel receives it and announces it),
+    which any execution of the notebook through a kernel pays, plain nbgrader's too.
     """
-    ran = 0.0
+    ran = between = 0.0
     for path in folder.glob("*.ipynb"):
-        for cell in nbformat.read(path, as_version=4).cells:
-            t = cell.metadata.get("execution", {})
-            if "iopub.execute_input" in t and "shell.execute_reply" in t:
-                ran += _seconds(t["shell.execute_reply"]) - _seconds(t["iopub.execute_input"])
-    return ran
+        stamps = [
+            (_seconds(t["iopub.execute_input"]), _seconds(t["shell.execute_reply"]))
+            for cell in nbformat.read(path, as_version=4).cells
+            if "iopub.execute_input" in (t := cell.metadata.get("execution", {}))
+            and "shell.execute_reply" in t
+        ]
+        ran += sum(end - start for start, end in stamps)
+        between += sum(nxt[0] - prev[1] for prev, nxt in itertools.pairwise(stamps))
+    return ran, between
 
 
-def own_compute(root: Path, chapter: str) -> float:
-    """Median over submissions of the time their cells ran under plain nbgrader."""
-    return statistics.median(
-        cells_ran(folder) for folder in sorted((root / "autograded").glob(f"*/{chapter}"))
-    )
+def own_compute(root: Path, chapter: str) -> tuple[float, float]:
+    """Medians over submissions of the time their cells ran under plain nbgrader, and of the
+    time between them (:func:`cell_times`)."""
+    times = [cell_times(f) for f in sorted((root / "autograded").glob(f"*/{chapter}"))]
+    return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
 
 
-def overhead(root: Path, chapter: str, results) -> tuple[float, float, float]:
-    """Median per submission of: grading seconds, seconds the cells ran, the difference.
+def overhead(root: Path, chapter: str, results) -> tuple[float, float, float, float]:
+    """Medians per submission of: grading seconds, seconds the cells ran, the difference (the
+    overhead), and of it the seconds between cells (:func:`cell_times`).
 
     The first submission each worker graded is left out: it also started the zygote.
     """
@@ -102,15 +114,17 @@ def overhead(root: Path, chapter: str, results) -> tuple[float, float, float]:
         if r.worker not in first or marker.stat().st_mtime < first[r.worker][1]:
             first[r.worker] = (r.student, marker.stat().st_mtime)
     skip = {student for student, _ in first.values()}
-    grading, cells = [], []
+    grading, cells, between = [], [], []
     for r in results:
         if r.student in skip or not r.success:
             continue
         folder = root / "autograded" / r.student / chapter
         grading.append(json.loads((folder / MARKER).read_text())["seconds"])
-        cells.append(cells_ran(folder))
-    g, c = statistics.median(grading), statistics.median(cells)
-    return g, c, statistics.median(a - b for a, b in zip(grading, cells))
+        ran, gaps = cell_times(folder)
+        cells.append(ran)
+        between.append(gaps)
+    g, c, b = statistics.median(grading), statistics.median(cells), statistics.median(between)
+    return g, c, statistics.median(a - b for a, b in zip(grading, cells)), b
 
 
 def timed(fn, *args, **kwargs) -> float:
@@ -148,7 +162,7 @@ def bench(
     known = json.loads(saved.read_text()) if saved and saved.is_file() else {}
     if not plain and f"{chapter}/{n}" in known:
         reference = known[f"{chapter}/{n}"]["scores"]
-        compute = known[f"{chapter}/{n}"]["cells"]
+        compute = (known[f"{chapter}/{n}"]["cells"], known[f"{chapter}/{n}"].get("between"))
     if plain:
         root = work / "plain"
         shutil.copytree(base, root)
@@ -157,7 +171,11 @@ def bench(
         reference = scores(root, chapter)
         compute = own_compute(root, chapter)
         if saved:
-            known[f"{chapter}/{n}"] = {"scores": reference, "cells": compute}
+            known[f"{chapter}/{n}"] = {
+                "scores": reference,
+                "cells": compute[0],
+                "between": compute[1],
+            }
             saved.write_text(json.dumps(known, indent=1, sort_keys=True))
         rows.append(
             f"| {chapter}{label} | nbgrader autograde | {n} | {seconds / n:.2f} | "
@@ -172,10 +190,13 @@ def bench(
         seconds = time.perf_counter() - start
         per_submission[str(workers)] = seconds / n
         got = scores(root, chapter)
-        g, c, o = overhead(root, chapter, results)
-        plain_cells = "n/a" if compute is None else f"{compute:.3f}"
+        g, c, o, b = overhead(root, chapter, results)
+        base_cells, base_between = (
+            "n/a" if x is None else f"{x:.3f}" for x in (compute or (None, None))
+        )
         overheads.append(
-            f"| {chapter}{label} | {workers} | {g:.3f} | {c:.3f} | {o:.3f} | {plain_cells} |"
+            f"| {chapter}{label} | {workers} | {g:.3f} | {c:.3f} | {o:.3f} | {b:.3f} | "
+            f"{o - b:.3f} | {base_cells} | {base_between} |"
         )
         same = "n/a" if reference is None else ("identical" if got == reference else "DIFFERENT")
         rows.append(
@@ -287,11 +308,15 @@ def main() -> int:
             "Per notebook, steady state (medians over the submissions a worker graded after its",
             "first, seconds): grading time from the marker; the time the cells ran in the",
             "grader's (student) kernel; the overhead is the difference (hardened: it includes the",
-            "test cells, which run in the trusted kernel); last, the time the cells ran under",
-            "plain nbgrader, where the first cell also imports torch.",
+            "test cells, which run in the trusted kernel), split into the time between cells (one",
+            "cell's reply to the next cell's start: the Jupyter protocol's round trip per cell)",
+            "and the rest, per notebook (kernel start, nbgrader's steps); last, the time the",
+            "cells ran under plain nbgrader, where the first cell also imports torch, and the",
+            "time between its cells.",
             "",
-            "| chapter | workers | grading | cells ran | overhead | cells, plain nbgrader |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| chapter | workers | grading | cells ran | overhead | between cells | per notebook"
+            " | cells, plain nbgrader | between cells, plain |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             *times,
         ]
     summary = speedups(runs) if args.repeat > 1 else []

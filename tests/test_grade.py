@@ -291,6 +291,22 @@ def test_does_a_killed_run_resume_to_the_same_gradebook_without_duplicates(tiny,
     db.close()
 
 
+@pytest.mark.slow
+def test_does_the_command_show_the_instructor_no_warnings(tiny, tmp_path):
+    """What ``python -m autograder grade`` writes to stderr is its progress bar: no warning of
+    a library (nbgrader's new submissions made SQLAlchemy 2 warn in every worker)."""
+    root = copy_of(tiny, tmp_path)
+    for kind in ("correct", "blank"):
+        submit(root, kind, kind)
+    cmd = [sys.executable, "-m", "autograder", "grade", "tiny", "--root", str(root)]
+    out = subprocess.run(
+        [*cmd, "--workers", "1"], env=nbgrader_env(), capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "grading tiny" in out.stderr
+    assert "Warning" not in out.stderr, out.stderr[-2000:]
+
+
 PLOT = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()"
 
 

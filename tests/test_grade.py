@@ -440,10 +440,15 @@ print(result.success, len(calls))
 
 def test_do_a_workers_gradebooks_share_one_engine_and_its_statement_cache(tmp_path):
     """nbgrader opens a Gradebook five times per submission: in a worker they share one
-    SQLAlchemy engine per URL (so statements are compiled once), and a Gradebook's close()
-    leaves it usable for the next."""
+    SQLAlchemy engine per URL (so statements are compiled once), a Gradebook's close() leaves
+    it usable for the next, and within a submission they share its connection and one check of
+    the tables; after the submission no connection is left open and the next checks again."""
     probe = f"""
+import sqlalchemy
 from nbgrader.api import Gradebook
+checks = []
+create_all = sqlalchemy.MetaData.create_all
+sqlalchemy.MetaData.create_all = lambda self, *a, **k: checks.append(1) or create_all(self, *a, **k)
 from autograder import grade
 grade._share_gradebook_engines()
 grade._share_gradebook_engines()  # once: not wrapped twice
@@ -456,11 +461,22 @@ with Gradebook(url) as first:
 with Gradebook(url) as second:
     found = second.find_assignment("ps1").name
     print(second.engine is engine, found, len(engine._compiled_cache) == cached)
+print(len(checks), engine.pool.checkedin())  # one check, one connection kept
+grade._end_gradebook_session()
+print(engine.pool.checkedin())  # closed
+with Gradebook(url) as third:
+    print(third.find_assignment("ps1").name, len(checks))  # connected and checked again
 with Gradebook("sqlite:///{tmp_path}/other.db") as other:
     print(other.engine is not engine)
 """
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", "ps1", "True", "True"]
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.stdout.split() == [
+        *("True", "ps1", "True"),
+        *("1", "1"),
+        "0",
+        *("ps1", "2"),
+        "True",
+    ], out.stderr[-2000:]
 
 
 def test_does_the_grader_import_nbgrader_without_compiling_rfc3987s_grammar():

@@ -152,13 +152,15 @@ def _nbgrader_config(root: Path, opts: Options, zygotes: dict[str, str]):
     """The nbgrader configuration of a worker; ``zygotes``: kernel name -> folder of the
     zygotes shared by the local grader's workers (see :func:`_api`)."""
     from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import CheckCellMetadata, Execute
+    from nbgrader.preprocessors import CheckCellMetadata, Execute, OverwriteCells, SaveAutoGrades
     from traitlets.config.loader import PyFileConfigLoader
 
     from autograder.checkcellmetadata import CachedCheckCellMetadata
     from autograder.execute import ResilientExecute
     from autograder.hardened import HardenedExecute
+    from autograder.overwritecells import PrefetchedOverwriteCells
     from autograder.sandbox import INSIDE
+    from autograder.saveautogrades import BatchedSaveAutoGrades
     from autograder.warm import KERNEL_NAME, TRUSTED_KERNEL_NAME, ipc_prefix_in
 
     cfg = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
@@ -173,7 +175,12 @@ def _nbgrader_config(root: Path, opts: Options, zygotes: dict[str, str]):
     if opts.hardened:
         source = cfg.CourseDirectory.get("source_directory", "source")
         cfg.HardenedExecute.source_root = str(root / source)
-    swap = {Execute: executor, CheckCellMetadata: CachedCheckCellMetadata}
+    swap = {
+        Execute: executor,
+        CheckCellMetadata: CachedCheckCellMetadata,
+        OverwriteCells: PrefetchedOverwriteCells,
+        SaveAutoGrades: BatchedSaveAutoGrades,
+    }
     for stage in ("sanitize_preprocessors", "autograde_preprocessors"):
         default = Autograde.class_traits()[stage].default()
         cfg.Autograde[stage] = [swap.get(p, p) for p in default]

@@ -10,6 +10,10 @@ unchanged. What differs is around it:
   per-notebook time limits and a memory limit;
 * submissions run in parallel on Dask workers: a local cluster by default, or an existing
   scheduler (``--scheduler tcp://host:8786``);
+* three of nbgrader's steps do the same work in fewer round trips: OverwriteCells and
+  SaveAutoGrades read the gradebook per notebook rather than per cell, SaveAutoGrades commits
+  once (overwritecells.py, saveautogrades.py), and CheckCellMetadata checks its schema once
+  (checkcellmetadata.py);
 * a submission counts as done when its marker file records the fingerprint of what was graded,
   so a run that was killed resumes where it stopped, and a re-run grades only what changed.
   nbgrader's gradebook updates rows in place, so grading twice never duplicates records.

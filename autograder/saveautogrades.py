@@ -2,11 +2,11 @@
 committed once per notebook.
 
 nbgrader looks up each graded cell's grade and each solution cell's comment, and commits after
-each: a query and a commit per cell (ch03: 21 of each). Every commit also expires
-the session's objects, so the next lookup loads them again. Here the notebook's grades and
-comments are read in four queries, nbgrader's own ``_add_score`` and ``_add_comment`` set their
-fields, and one commit saves them all: the same rows with the same values, written together, so
-a grader killed mid-notebook leaves none of them half-saved.
+each: a query and a commit per cell (ch03: 21 of each). Every commit also expires the session's
+objects, so the next lookup loads them again. Here the notebook's grades and comments are read
+in four queries, nbgrader's own ``_add_score`` and ``_add_comment`` set their fields, and one
+commit saves them all: the same rows with the same values, written together, so a grader killed
+mid-notebook leaves none of them half-saved.
 """
 
 from __future__ import annotations
